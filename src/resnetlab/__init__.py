@@ -1,0 +1,28 @@
+"""resnetlab: the deep residual networks of He et al. (2015), built, trained, reproduced."""
+
+__version__ = "0.1.0"
+
+from resnetlab.checkpoint import load_model, save_model  # noqa: E402
+from resnetlab.models import ModelSpec, ResNet, create_model, get_spec, list_models  # noqa: E402
+from resnetlab.models.convert import (  # noqa: E402
+    convert_state_dict,
+    import_checkpoint,
+    read_state_dict,
+)
+from resnetlab.models.stats import collect_responses, count_macs, count_params  # noqa: E402
+
+__all__ = [
+    "ModelSpec",
+    "ResNet",
+    "collect_responses",
+    "convert_state_dict",
+    "count_macs",
+    "count_params",
+    "create_model",
+    "get_spec",
+    "import_checkpoint",
+    "list_models",
+    "load_model",
+    "read_state_dict",
+    "save_model",
+]

@@ -1,0 +1,147 @@
+"""resnetlab's own model files: safetensors weights + a JSON description, written atomically.
+
+A model file is enough to evaluate, predict and export: model.json names the network, its
+overrides, the class names and the input normalisation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+MODEL_FILE = "model.safetensors"
+
+
+def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
+    """Call write(tmp_path) then fsync and rename onto path: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The plain module under torch.compile and DDP wrappers (what gets saved)."""
+    while True:
+        if hasattr(model, "_orig_mod"):
+            model = model._orig_mod
+        elif isinstance(model, nn.parallel.DistributedDataParallel | nn.DataParallel):
+            model = model.module
+        else:
+            return model
+
+
+def versions() -> dict[str, str]:
+    import resnetlab
+
+    return {
+        "resnetlab": resnetlab.__version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def save_model(path: str | Path, model: nn.Module, meta: dict[str, Any]) -> Path:
+    """Write weights to PATH (.safetensors) and meta to PATH with .json, both atomically.
+
+    meta must hold "model" (a registry name); "overrides", "classes", "normalization"
+    {"mean", "std"} and "input_size" are used by evaluate/predict/export when present.
+    """
+    from safetensors.torch import save_file
+
+    if "model" not in meta:
+        raise ValueError("model metadata needs the registry name under 'model'")
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        path = path / MODEL_FILE
+    meta = {**meta, "versions": meta.get("versions") or versions()}
+    state = {k: v.detach().cpu().contiguous() for k, v in unwrap(model).state_dict().items()}
+    header = {"resnetlab": json.dumps(meta, sort_keys=True)}
+    atomic_write(path, lambda tmp: save_file(state, tmp, metadata=header))
+    atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def read_meta(path: str | Path) -> dict[str, Any]:
+    """The description of a model file: its .json beside it, else its safetensors header."""
+    path = resolve_model_path(path)
+    side = path.with_suffix(".json")
+    if side.is_file():
+        try:
+            return json.loads(side.read_text())
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{side}: corrupt model description ({e})") from e
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            header = f.metadata() or {}
+    except Exception as e:
+        raise ValueError(f"{path}: not a readable safetensors file ({e})") from e
+    if "resnetlab" in header:
+        return json.loads(header["resnetlab"])
+    if "model" in header:  # written by `resnetlab convert`
+        return {"model": header["model"], "overrides": json.loads(header.get("overrides", "{}"))}
+    raise ValueError(f"{path}: no resnetlab metadata; convert it with `resnetlab convert`")
+
+
+def resolve_model_path(path: str | Path) -> Path:
+    """A run folder or a .safetensors file -> the weights file; errors name what is missing."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / MODEL_FILE
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no model file at {path}: give a .safetensors file or a run folder holding "
+            f"{MODEL_FILE}"
+        )
+    return path
+
+
+def load_model(
+    path: str | Path, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, dict[str, Any]]:
+    """(model in eval mode, its metadata) from a resnetlab model file or run folder."""
+    from safetensors.torch import load_file
+
+    from resnetlab.models.convert import load_weights
+    from resnetlab.models.registry import create_model
+
+    path = resolve_model_path(path)
+    meta = read_meta(path)
+    model = create_model(meta["model"], **meta.get("overrides", {}))
+    try:
+        state = load_file(str(path))
+    except Exception as e:
+        raise ValueError(f"{path}: not a readable safetensors file ({e})") from e
+    load_weights(model, state, what=str(path))
+    return model.to(device).eval(), meta

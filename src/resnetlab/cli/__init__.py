@@ -1,0 +1,51 @@
+"""The `resnetlab` command: one thin subcommand per verb, each in its own module here.
+
+A subcommand module exposes register(subparsers), which adds its parser and sets
+func=run(args) -> exit code. The library never imports this package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+# Subcommand modules of resnetlab.cli, in the order `resnetlab --help` lists them.
+COMMANDS = ["demo", "models", "convert", "bench"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from resnetlab import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="resnetlab",
+        description="Deep residual networks (He et al. 2015): build, train, reproduce, ship.",
+    )
+    parser.add_argument("--version", action="version", version=f"resnetlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"resnetlab.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as e:
+        if os.environ.get("RESNETLAB_DEBUG"):
+            raise
+        print(f"resnetlab {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"resnetlab {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""`resnetlab convert IN OUT --source ...`: import a foreign checkpoint as safetensors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from resnetlab.checkpoint import atomic_write
+from resnetlab.models.convert import SOURCES, import_checkpoint
+
+
+def run(args) -> int:
+    from safetensors.torch import save_file
+
+    model, name, overrides = import_checkpoint(args.input, args.source, args.model)
+    out = Path(args.output)
+    if out.suffix != ".safetensors":
+        raise ValueError(f"{out}: the output must be a .safetensors file")
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    meta = {"model": name, "overrides": json.dumps(overrides), "source": args.source,
+            "converted_from": Path(args.input).name}
+    atomic_write(out, lambda tmp: save_file(state, tmp, metadata=meta))
+    print(f"{args.input} ({args.source}) -> {out}: {name} {overrides}")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("convert", help="import a torchvision/timm/cifar-reference checkpoint")
+    p.add_argument("input", help="checkpoint file (.pth/.th/.pt or .safetensors)")
+    p.add_argument("output", help="output .safetensors file")
+    p.add_argument("--source", required=True, choices=SOURCES, help="format of the input")
+    p.add_argument("--model", help="registry name, when it cannot be inferred from the keys")
+    p.set_defaults(func=run)

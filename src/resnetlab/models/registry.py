@@ -1,0 +1,164 @@
+"""The registry: every network of the paper as data, one builder, wildcard listing."""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+from resnetlab.models.resnet import ResNet
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A named network: what to build, and what the paper reported for it."""
+
+    name: str
+    family: str  # "cifar" or "imagenet"
+    depth: int
+    block: str  # "basic" or "bottleneck"
+    layers: tuple[int, ...]
+    residual: bool = True
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    paper_error: float | None = None  # top-1 test error in %, where the paper gives one
+    paper_source: str = ""
+
+    @property
+    def resolution(self) -> int:
+        return 32 if self.family == "cifar" else 224
+
+    @property
+    def default_shortcut(self) -> str | None:
+        return self.kwargs.get("shortcut") if self.residual else None
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+OVERRIDES = ("num_classes", "in_chans", "shortcut", "stride_in_1x1", "zero_init_residual",
+             "norm_layer")
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    """Add a network; a name registered twice is an error, never a silent replacement."""
+    if spec.name in _REGISTRY:
+        raise ValueError(f"model {spec.name!r} is already registered")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def cifar_spec(depth: int, residual: bool = True) -> ModelSpec:
+    """The paper's CIFAR net of depth 6n+2: 3 stages of n basic blocks, 16/32/64 filters."""
+    if depth < 8 or (depth - 2) % 6:
+        raise ValueError(
+            f"CIFAR depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, 1202 ...), "
+            f"got {depth}"
+        )
+    n = (depth - 2) // 6
+    kind = "resnet" if residual else "plain"
+    return ModelSpec(
+        name=f"{kind}{depth}",
+        family="cifar",
+        depth=depth,
+        block="basic",
+        layers=(n, n, n),
+        residual=residual,
+        kwargs=dict(widths=(16, 32, 64), stem="cifar", num_classes=10, shortcut="A"),
+        paper_error=_CIFAR_ERRORS.get(depth) if residual else None,
+        paper_source="Table 6, CIFAR-10" if residual and depth in _CIFAR_ERRORS else "",
+    )
+
+
+_CIFAR_ERRORS = {20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43, 1202: 7.93}
+_IMAGENET = {  # depth: (block, stage depths)
+    18: ("basic", (2, 2, 2, 2)),
+    34: ("basic", (3, 4, 6, 3)),
+    50: ("bottleneck", (3, 4, 6, 3)),
+    101: ("bottleneck", (3, 4, 23, 3)),
+    152: ("bottleneck", (3, 8, 36, 3)),
+}
+# ImageNet val top-1 error (%), 10-crop: Table 2 (18, plain), Table 3 (34 B, 50, 101, 152).
+_IMAGENET_ERRORS = {
+    ("resnet", 18): (27.88, "Table 2, 10-crop"),
+    ("resnet", 34): (24.52, "Table 3, option B, 10-crop"),
+    ("resnet", 50): (22.85, "Table 3, option B, 10-crop"),
+    ("resnet", 101): (21.75, "Table 3, option B, 10-crop"),
+    ("resnet", 152): (21.43, "Table 3, option B, 10-crop"),
+    ("plain", 18): (27.94, "Table 2, 10-crop"),
+    ("plain", 34): (28.54, "Table 2, 10-crop"),
+}
+
+
+def imagenet_spec(depth: int, residual: bool = True) -> ModelSpec:
+    block, layers = _IMAGENET[depth]
+    kind = "resnet" if residual else "plain"
+    err, src = _IMAGENET_ERRORS.get((kind, depth), (None, ""))
+    return ModelSpec(
+        name=f"{kind}{depth}",
+        family="imagenet",
+        depth=depth,
+        block=block,
+        layers=layers,
+        residual=residual,
+        kwargs=dict(stem="imagenet", num_classes=1000, shortcut="B", stride_in_1x1=True),
+        paper_error=err,
+        paper_source=src,
+    )
+
+
+for _d in (20, 32, 44, 56, 110, 1202):
+    register(cifar_spec(_d))
+    register(cifar_spec(_d, residual=False))
+for _d in (18, 34, 50, 101, 152):
+    register(imagenet_spec(_d))
+for _d in (18, 34, 50):
+    register(imagenet_spec(_d, residual=False))
+
+
+def list_models(pattern: str | None = None) -> list[str]:
+    """Registered names, in registration order, filtered by a shell wildcard ('resnet*')."""
+    names = list(_REGISTRY)
+    return [n for n in names if pattern is None or fnmatch.fnmatchcase(n, pattern)]
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The spec of a registered name, or of any CIFAR depth 6n+2 ('resnet8', 'plain14')."""
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    m = re.fullmatch(r"(resnet|plain)(\d+)", name)
+    if m and int(m.group(2)) not in _IMAGENET:
+        depth = int(m.group(2))
+        if depth < 8 or (depth - 2) % 6:
+            raise ValueError(
+                f"unknown model {name!r}: CIFAR depths are 6n+2 (20, 32, 44, 56, 110, ...) and "
+                f"ImageNet depths 18, 34, 50, 101, 152; {depth} is neither"
+            )
+        return cifar_spec(depth, residual=m.group(1) == "resnet")
+    close = difflib.get_close_matches(name, list(_REGISTRY), n=4, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise ValueError(f"unknown model {name!r}{hint} (`resnetlab models` lists them all)")
+
+
+def create_model(name: str, **overrides: Any) -> nn.Module:
+    """Build a registered network. Overrides: num_classes, in_chans, shortcut ('A'|'B'|'C'),
+    stride_in_1x1, zero_init_residual, norm_layer (a callable such as nn.BatchNorm2d)."""
+    spec = get_spec(name)
+    unknown = sorted(set(overrides) - set(OVERRIDES))
+    if unknown:
+        raise ValueError(f"unknown override(s) {unknown} for {name!r}; valid: {list(OVERRIDES)}")
+    if not spec.residual and overrides.get("shortcut") not in (None,):
+        raise ValueError(f"{name!r} is a plain net: it has no shortcuts to choose")
+    if "shortcut" in overrides:
+        sc = str(overrides["shortcut"]).upper()
+        if sc not in ("A", "B", "C"):
+            raise ValueError(f"unknown shortcut {overrides['shortcut']!r}: use 'A', 'B' or 'C'")
+        overrides["shortcut"] = sc
+    if "num_classes" in overrides and int(overrides["num_classes"]) < 1:
+        raise ValueError(f"num_classes must be >= 1, got {overrides['num_classes']}")
+    if spec.family == "cifar" and "stride_in_1x1" in overrides:
+        overrides.pop("stride_in_1x1")  # basic blocks have no 1x1: the choice has no effect
+    kwargs = {**spec.kwargs, **overrides}
+    return ResNet(spec.block, spec.layers, residual=spec.residual, **kwargs)
