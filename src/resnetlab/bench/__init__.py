@@ -1,0 +1,1 @@
+"""Throughput measurements behind `resnetlab bench` (data, train, infer)."""
