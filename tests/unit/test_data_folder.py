@@ -5,33 +5,11 @@ import io
 import numpy as np
 import pytest
 import torch
+from datafiles import make_folder, write_image
 from PIL import Image
 
 from resnetlab.data import FolderLoader, scan_folder
 from resnetlab.data.transforms import CenterCrop, ScaleAugment
-
-FORMATS = [("JPEG", ".jpg", "RGB"), ("PNG", ".png", "L"), ("WEBP", ".webp", "RGB"),
-           ("PNG", ".PNG", "RGBA")]
-
-
-def write_image(path, value, fmt="PNG", mode="RGB", size=(40, 36)):
-    arr = np.full((size[1], size[0], len(mode)), value, np.uint8).squeeze()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(arr, mode).save(path, fmt)
-
-
-def make_folder(root, per_class=4, classes=("cat", "dog", "eel")):
-    """Class c's images have pixel value 60 * c + i; one file per format, plus clutter."""
-    for c, name in enumerate(classes):
-        for i in range(per_class):
-            fmt, ext, mode = FORMATS[i % len(FORMATS)]
-            sub = "nested/" if i == 3 else ""
-            write_image(root / name / f"{sub}img{i}{ext}", 60 * c + i, fmt,
-                        "RGB" if fmt == "JPEG" else mode)
-        (root / name / "notes.txt").write_text("not an image")
-    (root / ".hidden").mkdir()
-    return root
-
 
 TINY_TRAIN = ScaleAugment(size=16, lo=20, hi=30)
 TINY_EVAL = CenterCrop(16, 20)

@@ -227,3 +227,20 @@ class FolderLoader:
         if alpha is not None:
             x = x.add_(lighting_offsets(alpha.to(self.device)).view(-1, 3, 1, 1))
         return x.mul_(255.0 * self._scale).add_(self._shift)  # (x - mean) / std
+
+
+def describe_folder(root: str | Path) -> dict:
+    """Classes and per-class counts of an image folder, per split when it holds train/ val/
+    test/ sub-folders (the ImageNet layout), else of the folder itself."""
+    root = Path(root)
+    names = [s for s in ("train", "val", "test") if (root / s).is_dir()]
+    scans = {s: scan_folder(root / s) for s in names} if names else {"all": scan_folder(root)}
+    first = next(iter(scans.values()))
+    return {
+        "name": root.name, "location": str(root), "format": "image folder",
+        "classes": first.classes,
+        "splits": {s: {"size": len(fs), "class_counts": [sum(1 for _, lab in fs.samples
+                                                              if lab == c)
+                                                          for c in range(len(fs.classes))]}
+                   for s, fs in scans.items()},
+    }
