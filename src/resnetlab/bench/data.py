@@ -76,6 +76,22 @@ def measure_train_step(model_name: str, shape, num_classes: int, batch_size: int
             "step_seconds": step, "images_per_second": batch_size / step}
 
 
+def measure_worker(dataset, n: int) -> dict:
+    """What one loader worker sustains: decode + transform of n images in this process,
+    with one torch thread as in a DataLoader worker."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        dataset[(0, 0)]
+        t = time.perf_counter()
+        for i in range(n):
+            dataset[(i % len(dataset), 0)]
+        seconds = time.perf_counter() - t
+    finally:
+        torch.set_num_threads(threads)
+    return {"images_per_second": n / seconds, "images": n, "seconds": seconds}
+
+
 def synthetic_jpeg_folder(folder: Path, n: int = 256, size=(500, 375), classes: int = 4):
     """n JPEGs of ImageNet's typical size (smooth colour fields + noise), quality 90."""
     from PIL import Image
@@ -145,10 +161,12 @@ def bench_folder_loader(args) -> dict:
             r["workers"] = workers
             r["images_per_second_per_worker"] = r["images_per_second"] / max(workers, 1)
             rows.append(r)
+        worker = measure_worker(loader.dataset, min(len(loader.dataset), 200))
     best = max(rows, key=lambda r: r["images_per_second"])
     return {"bench": "data", "loader": "FolderLoader", "data": str(args.data),
             "transform": args.transform, "batch_size": args.batch_size,
-            "images_per_second": best["images_per_second"], "by_workers": rows}
+            "images_per_second": best["images_per_second"], "by_workers": rows,
+            "one_worker_decode_augment": worker}
 
 
 def run(args) -> int:
@@ -165,6 +183,9 @@ def run(args) -> int:
     for r in result.get("by_workers", []):
         print(f"  {r['workers']} worker(s): {r['images_per_second']:,.0f} images/s, "
               f"{r['images_per_second_per_worker']:,.0f} per worker")
+    if "one_worker_decode_augment" in result:
+        print(f"  decode + {result['transform']} in one worker process: "
+              f"{result['one_worker_decode_augment']['images_per_second']:,.0f} images/s")
     for s in result.get("train_step", []):
         print(f"  {s['model']} train step (amp {s['amp']}, channels_last {s['channels_last']}): "
               f"{s['images_per_second']:,.0f} images/s ({s['step_seconds'] * 1000:.0f} ms/step)")

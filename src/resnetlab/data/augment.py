@@ -61,18 +61,15 @@ def crop_flip(x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, flip: torch.T
               pad: int) -> torch.Tensor:
     """Zero-pad x (B×C×H×W, any dtype) by pad, take the H×W window at (dy, dx), mirror where flip.
 
-    One flat gather; the result is a channels_last-strided view (call .contiguous() for NCHW).
-    Padding is 0 in x's units: black for uint8 images, as torchvision's RandomCrop(padding=4)
-    before Normalize.
+    Two gathers (rows, then columns with the flip folded in) whose index tensors are broadcast
+    views, so nothing of size B×C×H×W is built besides the result. Padding is 0 in x's units:
+    black for uint8 images, as torchvision's RandomCrop(padding=4) before Normalize.
     """
     b, c, h, w = x.shape
     dev = x.device
-    xp = F.pad(x, (pad, pad, pad, pad)) if pad else x.contiguous()
-    hp, wp = h + 2 * pad, w + 2 * pad
-    ar_w = torch.arange(w, device=dev)
-    cols = dx.to(dev)[:, None] + torch.where(flip.to(dev)[:, None], w - 1 - ar_w, ar_w)  # B×W
-    rows = dy.to(dev)[:, None] + torch.arange(h, device=dev)  # B×H
-    base = torch.arange(b, device=dev)[:, None] * (c * hp * wp) + rows * wp  # B×H
-    chan = torch.arange(c, device=dev) * (hp * wp)
-    index = base[:, :, None, None] + cols[:, None, :, None] + chan  # B×H×W×C
-    return xp.take(index).permute(0, 3, 1, 2)
+    xp = F.pad(x, (pad, pad, pad, pad)) if pad else x
+    rows = dy.to(dev)[:, None] + torch.arange(h, device=dev)
+    ar = torch.arange(w, device=dev)
+    cols = dx.to(dev)[:, None] + torch.where(flip.to(dev)[:, None], w - 1 - ar, ar)
+    x = xp.gather(2, rows[:, None, :, None].expand(b, c, h, w + 2 * pad))
+    return x.gather(3, cols[:, None, None, :].expand(b, c, h, w))

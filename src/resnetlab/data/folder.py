@@ -91,7 +91,7 @@ class _ImageDataset(torch.utils.data.Dataset):
         rng = sample_rng(self.seed, epoch, index)
         try:
             with Image.open(path) as img:
-                x = self.transform(img.convert("RGB"), rng)
+                x = self.transform(img if img.mode == "RGB" else img.convert("RGB"), rng)
         except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError) as e:
             if self.strict:
                 raise ValueError(f"{path}: unreadable image ({e})") from e

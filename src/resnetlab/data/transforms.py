@@ -51,8 +51,10 @@ def center_crop(img: Image.Image, size: int) -> Image.Image:
 
 
 def to_tensor(img: Image.Image) -> torch.Tensor:
-    """uint8 C×H×W tensor of an RGB PIL image."""
-    return torch.from_numpy(np.array(img, dtype=np.uint8, copy=True)).permute(2, 0, 1).contiguous()
+    """uint8 C×H×W tensor of an RGB PIL image (numpy's transpose: torch's is slow on uint8
+    H×W×3 when its threads contend)."""
+    hwc = np.asarray(img, dtype=np.uint8)
+    return torch.from_numpy(np.ascontiguousarray(hwc.transpose(2, 0, 1)))
 
 
 def flip(img: Image.Image) -> Image.Image:
@@ -69,9 +71,14 @@ class ScaleAugment:
         self.size, self.lo, self.hi, self.hflip = size, lo, hi, hflip
 
     def __call__(self, img: Image.Image, rng: random.Random) -> torch.Tensor:
-        img = resize_shorter(img, rng.randint(self.lo, self.hi))
         w, h = img.size
-        img = crop(img, rng.randint(0, h - self.size), rng.randint(0, w - self.size), self.size)
+        scale = rng.randint(self.lo, self.hi) / min(w, h)
+        rw, rh = max(self.size, round(w * scale)), max(self.size, round(h * scale))
+        top, left = rng.randint(0, rh - self.size), rng.randint(0, rw - self.size)
+        # resample only the crop's source box: the same pixels as resize-then-crop, faster
+        sx, sy = w / rw, h / rh
+        box = (left * sx, top * sy, (left + self.size) * sx, (top + self.size) * sy)
+        img = img.resize((self.size, self.size), Image.BILINEAR, box=box)
         if self.hflip and rng.random() < 0.5:
             img = flip(img)
         return to_tensor(img)
