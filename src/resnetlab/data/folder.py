@@ -121,7 +121,9 @@ class FolderLoader:
     train=False: "center" (256 -> 224), "ten-crop" (x is B×10×C×H×W) or "multiscale" (x is a
     tuple of B×C×H×W, one per scale; needs 1 image per rank per batch); every sample once.
     Unreadable images are reported by path and skipped (counted in `skipped`), or raise
-    ValueError with skip_corrupt=False.
+    ValueError with skip_corrupt=False. `sampler` (e.g. torch's DistributedSampler) replaces
+    the built-in order and rank sharding: it yields this rank's indices, set_epoch(epoch) is
+    called on it, and batch_size stays global (pass world_size as well).
     """
 
     def __init__(
@@ -230,6 +232,7 @@ class FolderLoader:
         if self.device.type == "cpu":
             x, scale, shift = x.numpy(), scale.numpy(), shift.numpy()
         return normalize_batch(x, scale, shift, self.channels_last)
+
 
 def describe_folder(root: str | Path) -> dict:
     """Classes and per-class counts of an image folder, per split when it holds train/ val/
