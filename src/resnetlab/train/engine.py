@@ -120,6 +120,8 @@ class _Run:
     # -- the loop ------------------------------------------------------------------------
     def train(self, resuming: bool) -> RunResult:
         c = self.c
+        if self.d.main and self.out.is_dir():
+            records.clear_stale_temporaries(self.out)
         if resuming and (self.out / STATE_FILE).is_file():
             self._load(load_train_state(self.out / STATE_FILE))
         elif self.d.main:
