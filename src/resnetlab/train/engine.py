@@ -190,6 +190,10 @@ class _Run:
         for name, loader in self.eval_loaders.items():
             if name == "test" and not (final or self.c.eval_test):
                 continue
+            if name == "test" and final and self.splits.folder and self.c.test_views != "center":
+                loader = make_loader(self.splits.test, self.splits.normalization,
+                                     self.c.eval_batch_size, train=False, config=self.c,
+                                     device=self.device, dist=self.d, views=self.c.test_views)
             results[name] = evaluate_model(model, loader, len(self.classes),
                                            device=self.device, amp_dtype=self.amp, dist=self.d)
         row = self.rows[-1] if self.rows and self.rows[-1]["iter"] == self.it else None
