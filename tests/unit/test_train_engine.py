@@ -159,7 +159,7 @@ def test_nan_loss_stops_with_the_iteration_and_keeps_the_last_checkpoint(root, t
 
 
 @pytest.mark.parametrize("overrides,match", [
-    ({"data": "imagenette"}, "imagenette"),
+    ({"data": "imagenette", "data_root": None}, "unknown data set .imagenette.: the built-in"),
     ({"model": "resnet21"}, "6n\\+2"),
     ({"model": "resnt20"}, "did you mean"),
 ])

@@ -110,7 +110,8 @@ class _Run:
 
             self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(config.ema),
                                      use_buffers=True)
-        self.step = TrainStep(self.model, self.optimizer, config, self.device, self.amp)
+        self.step = TrainStep(self.model, self.optimizer, config, self.device, self.amp,
+                              distributed=d.active)
         self.sched = LRSchedule(config, self.total, self.bpe, spec.depth)
         self.progress = Progress(self.total, self.bpe, mode=progress, enabled=d.main)
         self.tb = _tensorboard(out, config) if d.main else None
@@ -135,8 +136,11 @@ class _Run:
             for x, y in self.train_loader.epoch_batches(epoch, start):
                 loss, correct = self.step(x, y, self.sched.lr(self.it))
                 window.append((loss, correct, len(y)))
-                if self.sched.watches_train_error(self.it):
-                    self.sched.observe_train(self.it, 100.0 * (1 - correct.item() / len(y)))
+                if self.sched.watches_train_error(self.it):  # the same on every rank
+                    ok, n = all_reduce_sum(torch.stack([correct.double(), torch.tensor(
+                        float(len(y)), dtype=torch.float64, device=correct.device)]),
+                        self.d).tolist()
+                    self.sched.observe_train(self.it, 100.0 * (1 - ok / n))
                 self.it += 1
                 if self.ema is not None:
                     self.ema.update_parameters(self.model)
@@ -163,16 +167,18 @@ class _Run:
 
     def _log_window(self, window, seconds: float) -> None:
         """Sum the window's step results over ranks, stop on divergence, add a metrics row."""
-        losses = torch.stack([w[0].float() for w in window])
+        dev = window[0][0].device
+        local = torch.cat([torch.stack([w[0] for w in window]).double(),
+                           torch.stack([w[1] for w in window]).sum().double().view(1),
+                           torch.tensor([float(sum(w[2] for w in window))], dtype=torch.float64,
+                                        device=dev)])
+        summed = all_reduce_sum(local, self.d)  # every rank sees the same values
+        losses, (correct, n) = summed[:-2], summed[-2:].tolist()
         bad = (~torch.isfinite(losses)).nonzero()
         if len(bad):
-            first = self.it - len(window) + int(bad[0]) + 1
-            self._diverged(first, losses[int(bad[0])].item())
-        sums = torch.stack([losses.sum().double(),
-                            torch.stack([w[1] for w in window]).sum().double(),
-                            torch.tensor(float(sum(w[2] for w in window)),
-                                         dtype=torch.float64, device=losses.device)])
-        loss_sum, correct, n = all_reduce_sum(sums, self.d).tolist()
+            first = int(bad[0])
+            self._diverged(self.it - len(window) + first + 1, losses[first].item())
+        loss_sum = losses.sum().item()
         steps = len(window) * self.d.world_size
         row = {"iter": self.it, "epoch": round(self.it / self.bpe, 4),
                "lr": self.sched.lr(self.it - 1), "train_loss": loss_sum / steps,
