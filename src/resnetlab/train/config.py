@@ -27,7 +27,8 @@ RUNTIME_KEYS = ("recipe", "device", "compile", "data_root", "log_every", "tensor
 @dataclass
 class TrainConfig:
     """A training run. Units: lr per `batch_size` (global) examples; iterations are optimizer
-    steps; errors are in %; `epochs` is used only when `iters` is unset."""
+    steps; errors are in %; `epochs` is used only when `iters` is unset; threads 0 = auto
+    (the CPU cores not busy with other processes)."""
 
     recipe: str = ""
     # what to train, on what

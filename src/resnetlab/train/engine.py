@@ -24,6 +24,7 @@ from resnetlab.train.evaluate import EvalResult, evaluate_model
 from resnetlab.train.progress import Progress
 from resnetlab.train.runtime import (
     all_reduce_sum,
+    auto_threads,
     barrier,
     dist_info,
     machine,
@@ -69,8 +70,7 @@ def fit(config: TrainConfig, out_dir: str | Path, resume: bool = True, force: bo
     barrier(d)
     threads = torch.get_num_threads()
     try:
-        if config.threads:
-            torch.set_num_threads(config.threads)
+        torch.set_num_threads(config.threads or auto_threads())
         return _Run(config, out, d, progress or config.progress).train(action == "resume")
     finally:
         torch.set_num_threads(threads)
@@ -230,6 +230,7 @@ class _Run:
                 "scaler": self.step.scaler.state_dict(),
                 "ema": self.ema.state_dict() if self.ema is not None else None,
                 "rng": rng_state(),
+                "threads": torch.get_num_threads(),
                 "config": self.c.to_dict(),
             }
             save_train_state(self.out / STATE_FILE, state)
@@ -246,6 +247,8 @@ class _Run:
         if self.ema is not None and state["ema"] is not None:
             self.ema.load_state_dict(state["ema"])
         self.it, self.elapsed, self.best = state["iter"], state["elapsed"], state["best"]
+        if self.c.deterministic and not self.c.threads:
+            torch.set_num_threads(state["threads"])  # the same kernels' partitioning as before
         self.rows = records.read_metrics(self.out, upto=self.it)
         if self.d.main:
             records.write_config(self.out, self.c)

@@ -93,6 +93,18 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
     return torch.autocast(device.type, dtype=dtype)
 
 
+def auto_threads() -> int:
+    """CPU threads for a run: the cores not already busy with other processes (1-minute load
+    average), at least 1. Fine-grained kernels slow down many-fold when their threads must
+    wait for cores that other processes hold, so a shared machine is better used this way."""
+    cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        return cores
+    return max(1, min(cores, round(cores - busy + 0.25)))
+
+
 def seed_everything(seed: int, deterministic: bool = False) -> None:
     """Seed Python, NumPy and torch; optionally make torch's kernels deterministic."""
     random.seed(seed)
