@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 
@@ -76,6 +77,7 @@ def bench_train(model: str = "resnet20", batch_size: int = 128, steps: int = 10,
     """Images/s of the engine step (config's amp / channels_last / compile) and of the plain
     step, in alternating rounds; medians over rounds."""
     config = config or TrainConfig(epochs=1)
+    load_before = os.getloadavg()[0]
     device = pick_device(config.device)
     amp = resolve_amp(config.amp, device)
     spec = get_spec(model)
@@ -118,6 +120,7 @@ def bench_train(model: str = "resnet20", batch_size: int = 128, steps: int = 10,
         "flops_per_image": flops_per_image, "achieved_flops": ips * flops_per_image,
         "matmul_flops": mm, "matmul_dtype": str(amp or torch.float32).replace("torch.", ""),
         "versions": versions(), "machine": machine(),
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
     if baseline:
         base = statistics.median(rates["plain"])
@@ -135,7 +138,8 @@ def format_bench(r: dict) -> str:
     lines = [
         f"{r['model']} {r['channels']}x{r['image_size']}x{r['image_size']}, batch "
         f"{r['batch_size']}, {r['device']}, {r['threads']} threads, {r['rounds']} rounds of "
-        f"{r['steps']} steps",
+        f"{r['steps']} steps (1-min load average {r['load_average'][0]} before, "
+        f"{r['load_average'][1]} after)",
         f"engine step (amp {r['amp']}, channels_last {r['channels_last']}, compile "
         f"{r['compile']}): {r['images_per_second']:.0f} img/s, "
         f"{r['achieved_flops'] / g:.1f} GFLOP/s = "
