@@ -183,3 +183,21 @@ def test_weight_decay_exclusions_and_options(root, tmp_path):
     r = fit(tiny_config(root, iters=6, ema=0.9, grad_clip=1.0, label_smoothing=0.1,
                         wd_exclude=["norm", "bias"]), tmp_path)
     assert r.summary["status"] == "complete"
+
+
+def test_step_fp16_uses_a_grad_scaler_and_bf16_does_not():
+    from resnetlab.models import create_model
+    from resnetlab.train import load_recipe
+    from resnetlab.train.runtime import auto_threads, resolve_amp
+    from resnetlab.train.step import TrainStep, build_optimizer
+
+    cfg = load_recipe("demo", {"grad_clip": 1.0})
+    cpu = torch.device("cpu")
+    for amp, scaled in (("fp16", True), ("bf16", False), ("off", False)):
+        model = create_model("resnet8", num_classes=3)
+        dtype = resolve_amp(amp, cpu)
+        step = TrainStep(model, build_optimizer(model, cfg, cpu), cfg, cpu, dtype)
+        loss, correct = step(torch.randn(4, 3, 8, 8), torch.tensor([0, 1, 2, 0]), 0.1)
+        assert step.scaler.is_enabled() == scaled and torch.isfinite(loss)
+        assert 0 <= int(correct) <= 4
+    assert 1 <= auto_threads() <= (__import__("os").cpu_count() or 1)
