@@ -2,11 +2,12 @@ import json
 
 import numpy as np
 import pytest
-from infer_models import FASHION, model_file
+import torch
+from infer_models import FASHION, calibrated, model_file
 from PIL import Image
 
 from resnetlab.cli import main
-from resnetlab.export import export_model
+from resnetlab.export import export_model, read_export_meta
 from resnetlab.predict import SCHEMA, Predictor, Preprocessing, expand_inputs, predict
 
 
@@ -121,3 +122,20 @@ def test_cli_table_and_csv(r8, folder, capsys):
 def test_cli_errors_name_the_problem(tmp_path, capsys):
     assert main(["predict", str(tmp_path / "none.safetensors"), "x.png"]) == 2
     assert "no model file" in capsys.readouterr().err
+
+
+def test_converted_torchvision_file_predicts_and_exports(tmp_path, folder, capsys):
+    """A file from `resnetlab convert` has no classes or normalisation: the registry's input
+    size, ImageNet statistics and class numbers stand in, and the user is told."""
+    torch.save(calibrated("resnet8", 32).state_dict(), tmp_path / "tv.pth")
+    assert main(["convert", str(tmp_path / "tv.pth"), str(tmp_path / "c.safetensors"),
+                 "--source", "torchvision"]) == 0
+    assert main(["predict", str(tmp_path / "c.safetensors"), str(folder / "a.jpg"),
+                 "--json", "-k", "1"]) == 0
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out[captured.out.index("{\n"):])  # after convert's line
+    assert doc["predictions"][0]["top"][0]["class"] in [str(i) for i in range(10)]
+    assert "ImageNet's mean/std" in captured.err
+    report = export_model(tmp_path / "c.safetensors", tmp_path / "c.pt", "torchscript")
+    assert all(c.passed for c in report.checks)
+    assert read_export_meta(report.path)["input_size"] == [3, 32, 32]

@@ -52,6 +52,15 @@ class Variant:
 
 
 BASELINE = Variant()
+# `--matrix`: every path worth comparing; ONNX Runtime fuses BN itself.
+MATRIX = [
+    Variant("eager", fold_bn=True),
+    Variant("eager", fold_bn=True, channels_last=True),
+    Variant("eager", fold_bn=True, channels_last=True, dtype="bf16"),
+    Variant("compiled", fold_bn=True, channels_last=True),
+    Variant("compiled", fold_bn=True, channels_last=True, dtype="bf16"),
+    Variant("onnxruntime"),
+]
 
 
 def prepare(model: nn.Module, variant: Variant, shapes: list[tuple[int, ...]],
@@ -242,8 +251,9 @@ def format_result(r: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    variant = Variant(args.backend, args.fold_bn, args.channels_last, args.dtype)
-    r = bench_infer(args.model, args.checkpoint, args.batch_size, [variant],
+    variants = MATRIX if args.matrix else [
+        Variant(args.backend, args.fold_bn, args.channels_last, args.dtype)]
+    r = bench_infer(args.model, args.checkpoint, args.batch_size, variants,
                     baseline=not args.no_baseline, seconds=args.seconds, rounds=args.rounds,
                     threads=args.threads, image_size=args.image_size)
     print(json.dumps(r, indent=2) if args.json else format_result(r))
@@ -259,6 +269,8 @@ def register(sub) -> None:
     p.add_argument("--fold-bn", action="store_true", help="fold BatchNorm into the convs")
     p.add_argument("--channels-last", action="store_true", help="NHWC memory format")
     p.add_argument("--dtype", choices=list(DTYPES), default="fp32")
+    p.add_argument("--matrix", action="store_true",
+                   help="measure every backend/folding/layout/dtype combination side by side")
     p.add_argument("--image-size", type=int, help="override the input resolution")
     p.add_argument("--seconds", type=float, default=6.0,
                    help="measuring time per (variant, batch), split over rounds")
