@@ -5,7 +5,7 @@ import zipfile
 import numpy as np
 import onnx
 import pytest
-from infer_models import FASHION, model_file
+from infer_models import FASHION, model_file, one_thread  # noqa: F401 (autouse fixture)
 
 from resnetlab.export import MissingDependency, export_model, read_export_meta
 from resnetlab.export import formats as export_formats

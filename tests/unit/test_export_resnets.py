@@ -1,7 +1,7 @@
 """The paper's networks export to ONNX and verify against PyTorch within 1e-4 (fp32)."""
 
 import pytest
-from infer_models import model_file
+from infer_models import model_file, one_thread  # noqa: F401 (autouse fixture)
 
 from resnetlab.export import export_model, read_export_meta
 

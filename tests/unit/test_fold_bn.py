@@ -1,6 +1,6 @@
 import pytest
 import torch
-from infer_models import calibrated
+from infer_models import calibrated, one_thread  # noqa: F401 (autouse fixture)
 from torch import nn
 
 from resnetlab.fold import count_bn, fold_bn
@@ -12,9 +12,7 @@ from resnetlab.fold import count_bn, fold_bn
         ("resnet8", 32, {}),
         ("plain20", 32, {}),
         ("resnet8", 32, {"shortcut": "C"}),
-        ("resnet18", 64, {}),
-        ("resnet50", 64, {"stride_in_1x1": True}),
-        ("resnet50", 64, {"stride_in_1x1": False}),
+        ("resnet50", 32, {"stride_in_1x1": False}),
     ],
 )
 def test_folding_keeps_outputs(name, size, overrides):

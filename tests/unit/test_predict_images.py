@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from infer_models import FASHION, calibrated, model_file
+from infer_models import FASHION, calibrated, model_file, one_thread  # noqa: F401 (autouse fixture)
 from PIL import Image
 
 from resnetlab.cli import main
