@@ -12,7 +12,8 @@ import os
 import sys
 
 # Subcommand modules of resnetlab.cli, in the order `resnetlab --help` lists them.
-COMMANDS = ["demo", "models", "convert", "data", "train", "evaluate", "bench"]
+COMMANDS = ["demo", "models", "convert", "data", "train", "evaluate", "predict", "export",
+            "bench"]
 
 
 def build_parser() -> argparse.ArgumentParser:
