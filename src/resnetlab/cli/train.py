@@ -34,12 +34,29 @@ def build_overrides(args) -> dict:
         overrides["compile"] = args.compile
     if args.deterministic:
         overrides["deterministic"] = True
+    if args.sync_bn:
+        overrides["sync_bn"] = True
     return overrides
 
 
+def without_launch_options(argv: list[str]) -> list[str]:
+    """The command line minus --nproc/--max-restarts: what each torchrun worker runs."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in ("--nproc", "--max-restarts"):
+            skip = True
+        elif not a.startswith(("--nproc=", "--max-restarts=")):
+            out.append(a)
+    return out
+
+
 def run(args) -> int:
+    from resnetlab import distributed
     from resnetlab.train import fit, load_recipe
     from resnetlab.train.config import key_help
+    from resnetlab.train.runtime import pick_device
 
     if args.list_keys:
         for key, kind, default in key_help():
@@ -47,10 +64,25 @@ def run(args) -> int:
         return 0
     config = load_recipe(args.recipe, build_overrides(args))
     out = Path(args.out or f"runs/{config.recipe}-{config.model}-{config.data}")
-    print(f"training {config.model} on {config.data} (recipe {config.recipe}) into {out}",
-          flush=True)
-    result = fit(config, out, resume=True if not args.force else args.resume, force=args.force)
-    print(format_result(result))
+    info = distributed.env_info()
+    if args.nproc and args.nproc > 1 and not info.enabled:
+        # Resolve --out now so every restart of every worker resumes the same folder.
+        argv = without_launch_options(args.argv)
+        if not args.out:
+            argv += ["--out", str(out)]
+        return distributed.launch(args.nproc, argv, max_restarts=args.max_restarts)
+    distributed.init_distributed(pick_device(config.device), timeout_s=config.dist_timeout)
+    try:
+        if info.is_main:
+            print(f"training {config.model} on {config.data} (recipe {config.recipe}) into "
+                  f"{out}" + (f" on {info.world_size} processes" if info.enabled else ""),
+                  flush=True)
+        result = fit(config, out, resume=True if not args.force else args.resume,
+                     force=args.force)
+        if info.is_main:
+            print(format_result(result))
+    finally:
+        distributed.cleanup()
     return 0
 
 
@@ -105,5 +137,13 @@ def register(sub) -> None:
     p.add_argument("--force", action="store_true",
                    help="start over in an --out that holds another run (with --resume: "
                    "continue it under the changed recipe)")
+    p.add_argument("--nproc", type=int, default=0, metavar="N",
+                   help="train on N processes of this machine (launches torchrun; one per GPU)")
+    p.add_argument("--max-restarts", type=int, default=0, metavar="K",
+                   help="with --nproc: restart the group up to K times when a process dies; "
+                   "the run resumes from its last checkpoint")
+    p.add_argument("--sync-bn", action="store_true",
+                   help="BatchNorm over the global batch under DDP (default: per process, as "
+                   "in the paper)")
     p.add_argument("--list-keys", action="store_true", help="list every recipe key and exit")
     p.set_defaults(func=run)

@@ -21,6 +21,7 @@ RECIPES_DIR = Path(__file__).parent / "recipes"
 
 # Keys that say how a run is executed, not what it computes: changing them on resume is allowed.
 RUNTIME_KEYS = ("recipe", "device", "compile", "data_root", "log_every", "tensorboard", "workers",
+                "dist_timeout",
                 "threads", "progress")
 
 
@@ -84,6 +85,9 @@ class TrainConfig:
     device: str = "auto"
     threads: int = 0
     workers: int = 4
+    # multi-process (torchrun): BN over the global batch; seconds before a collective fails
+    sync_bn: bool = False
+    dist_timeout: float = 600.0
     # reproducibility
     seed: int = 0
     deterministic: bool = False

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from resnetlab.checkpoint import atomic_write_text, save_model, unwrap, versions
+from resnetlab.distributed import convert_sync_batchnorm
 from resnetlab.models.convert import load_weights
 from resnetlab.models.registry import create_model, get_spec
 from resnetlab.train import records
@@ -67,7 +68,7 @@ def fit(config: TrainConfig, out_dir: str | Path, resume: bool = True, force: bo
     summary = records.read_summary(out) if action == "resume" else None
     if summary and summary.get("status") == "complete" and not force:
         return RunResult(out, summary, records.read_metrics(out))
-    barrier(d)
+    barrier(d, "fit.start")
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(config.threads or auto_threads())
@@ -101,6 +102,8 @@ class _Run:
                      **config.model_overrides}
         self.overrides = overrides
         self.model = create_model(config.model, **overrides).to(self.device)
+        if config.sync_bn and d.active:  # before the optimizer: conversion makes new modules
+            self.model = convert_sync_batchnorm(self.model, self.device)
         if config.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.optimizer = build_optimizer(self.model, config, self.device)
@@ -139,7 +142,7 @@ class _Run:
                 if self.sched.watches_train_error(self.it):  # the same on every rank
                     ok, n = all_reduce_sum(torch.stack([correct.double(), torch.tensor(
                         float(len(y)), dtype=torch.float64, device=correct.device)]),
-                        self.d).tolist()
+                        self.d, "warmup.train_error").tolist()
                     self.sched.observe_train(self.it, 100.0 * (1 - ok / n))
                 self.it += 1
                 if self.ema is not None:
@@ -172,7 +175,7 @@ class _Run:
                            torch.stack([w[1] for w in window]).sum().double().view(1),
                            torch.tensor([float(sum(w[2] for w in window))], dtype=torch.float64,
                                         device=dev)])
-        summed = all_reduce_sum(local, self.d)  # every rank sees the same values
+        summed = all_reduce_sum(local, self.d, "train.metrics")  # the same on every rank
         losses, (correct, n) = summed[:-2], summed[-2:].tolist()
         bad = (~torch.isfinite(losses)).nonzero()
         if len(bad):
@@ -237,7 +240,7 @@ class _Run:
             self._save_model({})
             records.write_metrics(self.out, self.rows)
             records.write_json(self.out / records.SUMMARY_FILE, self._summary("running", {}))
-        barrier(self.d)
+        barrier(self.d, "checkpoint")
 
     def _load(self, state: dict[str, Any]) -> None:
         load_weights(unwrap(self.model), state["model"], what=str(self.out / STATE_FILE))
@@ -314,7 +317,7 @@ class _Run:
                               records.format_report(summary, self.c))
             if self.tb:
                 self.tb.close()
-        barrier(self.d)
+        barrier(self.d, "finish")
         return RunResult(self.out, summary, self.rows)
 
 

@@ -72,8 +72,9 @@ def evaluate_model(model: nn.Module, loader, num_classes: int, *, device: torch.
                                         minlength=num_classes * num_classes)
     finally:
         model.train(was_training)
-    sums = all_reduce_sum(sums, dist).tolist()
-    confusion = all_reduce_sum(confusion, dist).view(num_classes, num_classes).tolist()
+    sums = all_reduce_sum(sums, dist, "evaluate.counts").tolist()
+    confusion = all_reduce_sum(confusion, dist, "evaluate.confusion")
+    confusion = confusion.view(num_classes, num_classes).tolist()
     n = int(sums[3])
     if n == 0:
         raise ValueError("evaluation saw no samples: the split is empty")

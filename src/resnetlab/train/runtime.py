@@ -37,20 +37,20 @@ def dist_info() -> Dist:
     return Dist()
 
 
-def all_reduce_sum(t: torch.Tensor, d: Dist) -> torch.Tensor:
-    """Sum of t over all ranks (t itself without DDP)."""
+def all_reduce_sum(t: torch.Tensor, d: Dist, name: str = "all_reduce") -> torch.Tensor:
+    """Sum of t over all ranks (t itself without DDP); a timeout names rank and collective."""
     if d.active:
-        import torch.distributed as dist
+        from resnetlab import distributed
 
-        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+        distributed.all_reduce_sum(t, name)
     return t
 
 
-def barrier(d: Dist) -> None:
+def barrier(d: Dist, name: str = "barrier") -> None:
     if d.active:
-        import torch.distributed as dist
+        from resnetlab import distributed
 
-        dist.barrier()
+        distributed.barrier(name)
 
 
 def pick_device(name: str = "auto") -> torch.device:
