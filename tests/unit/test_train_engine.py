@@ -65,6 +65,8 @@ def test_model_file_is_enough_to_rebuild_the_model(done):
     assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
     state = load_train_state(r.out_dir / STATE_FILE)  # weights_only=True inside
     assert state["iter"] == 24 and state["rng"]["torch"].dtype == torch.uint8
+    assert (state["epoch"], state["batch"]) == (3, 3)  # 7 batches an epoch: 24 = 3 * 7 + 3
+    assert {"optimizer", "schedule", "scaler", "ema", "model", "config"} <= set(state)
 
 
 def test_it_learns(done):

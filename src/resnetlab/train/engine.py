@@ -226,7 +226,8 @@ class _Run:
     def _checkpoint(self) -> None:
         if self.d.main:
             state = {
-                "iter": self.it, "elapsed": self.elapsed, "best": self.best,
+                "iter": self.it, "epoch": self.it // self.bpe, "batch": self.it % self.bpe,
+                "elapsed": self.elapsed, "best": self.best,
                 "model": unwrap(self.model).state_dict(),
                 "optimizer": self.optimizer.state_dict(),
                 "schedule": self.sched.state_dict(),
