@@ -1,0 +1,1 @@
+"""Measurements on networks and runs: layer responses, gradients, figures."""
