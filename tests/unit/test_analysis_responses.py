@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from resnetlab.analysis.responses import normalization_of, response_stds, sorted_stds
+from resnetlab.analysis.responses import response_stds, sorted_stds
 from resnetlab.models import create_model
 from resnetlab.models.stats import collect_responses, response_layers
 
@@ -38,12 +38,3 @@ def test_model_training_mode_is_restored():
     model = create_model("resnet8").train()
     response_stds(model, [torch.randn(2, 3, 8, 8)])
     assert model.training
-
-
-def test_normalization_must_match_channels():
-    meta = {"normalization": {"mean": [0.5], "std": [0.25]}}
-    assert normalization_of(meta, 1) == ([0.5], [0.25])
-    with pytest.raises(ValueError, match="1-channel"):
-        normalization_of(meta, 3)
-    with pytest.raises(ValueError, match="no per-channel"):
-        normalization_of({}, 3)

@@ -28,7 +28,8 @@ class FakeFit:
         (out_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
         if self.finish:
             (out_dir / "summary.json").write_text(json.dumps({"status": "complete",
-                                                              "wall_time": 1.5}))
+                                                              "time_seconds": 1.5,
+                                                              "final": {"test_error": 56.5}}))
 
 
 def build(spec):
@@ -49,7 +50,8 @@ def test_trains_then_skips_complete_runs(tmp_path):
     assert len(fit.calls) == 2
     assert second[0].seconds == 1.5
     assert second[0].curve("test_error") == [(1, 59.0), (3, 57.0)]
-    assert second[0].final("test_error") == 57.0
+    assert second[0].final("test_error") == 56.5
+    assert second[0].final("train_error") == 47.0
     assert any("skipped" in line for line in logs)
 
 

@@ -56,53 +56,49 @@ def sorted_stds(stds: dict[str, float] | list[float]) -> list[float]:
     return sorted(values, reverse=True)
 
 
-def model_file_stds(
-    path: str, images: torch.Tensor, batch_size: int = 256, kind: str = "3x3",
-    device: str = "cpu",
-) -> dict[str, float]:
-    """Fig. 7 stds of a resnetlab model file over uint8 images (N×C×H×W), normalised with
-    the statistics stored in the model's description."""
-    from resnetlab.checkpoint import load_model
+def loader_for(meta: dict, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
+               device: str = "cpu"):
+    """An evaluation DeviceLoader normalising as the model was trained (its model.json)."""
+    from resnetlab.data import DeviceLoader
 
-    model, meta = load_model(path, device=device)
-    mean, std = normalization_of(meta, images.shape[1])
-    m = torch.tensor(mean, device=device).view(1, -1, 1, 1)
-    s = torch.tensor(std, device=device).view(1, -1, 1, 1)
-
-    def batches():
-        for i in range(0, len(images), batch_size):
-            x = images[i:i + batch_size].to(device).float().div_(255)
-            yield (x - m) / s
-
-    return response_stds(model, batches(), kind)
-
-
-def normalization_of(meta: dict, channels: int) -> tuple[list[float], list[float]]:
-    """Per-channel (mean, std) from a model description; refuses what it cannot honour."""
     norm = meta.get("normalization") or {}
-    if "mean" in norm and "std" in norm:
-        mean, std = list(norm["mean"]), list(norm["std"])
-        if len(mean) != channels or len(std) != channels:
-            raise ValueError(f"the model was trained on {len(mean)}-channel images but the "
-                             f"data has {channels} channels")
-        return mean, std
-    raise ValueError("the model file states no per-channel normalization {'mean', 'std'}; "
-                     "retrain it with resnetlab or add one to its model.json")
+    channels = images.shape[1]
+    if "pixel_mean" in norm:
+        pm = torch.tensor(norm["pixel_mean"], dtype=torch.float32)
+        if tuple(pm.shape) != tuple(images.shape[1:]):
+            raise ValueError(f"the model's per-pixel mean is {tuple(pm.shape)} but the images "
+                             f"are {tuple(images.shape[1:])}: use the data it was trained on")
+        kw = {"normalize": "pixel", "pixel_mean": pm}
+    elif "mean" in norm and "std" in norm:
+        if len(norm["mean"]) != channels or len(norm["std"]) != channels:
+            raise ValueError(f"the model was trained on {len(norm['mean'])}-channel images "
+                             f"but the data has {channels} channels")
+        kw = {"normalize": "channel", "mean": norm["mean"], "std": norm["std"]}
+    else:
+        raise ValueError("the model file states no input normalization ({'mean', 'std'} or "
+                         "{'pixel_mean'}); retrain it with resnetlab or add one to its "
+                         "model.json")
+    return DeviceLoader(images, labels, batch_size, train=False, device=device, **kw)
 
 
 def dataset_stds(
     path: str, data: str, root: str | None = None, kind: str = "3x3",
     limit: int | None = None, batch_size: int = 500, device: str = "cpu",
 ) -> dict[str, float]:
-    """Fig. 7 stds of a model file over a data set's test split (its first `limit` images)."""
+    """Fig. 7 stds of a model file over a data set's test split (its first `limit` images),
+    normalised as the model was trained."""
+    from resnetlab.checkpoint import load_model
     from resnetlab.data import load_dataset
 
-    images = load_dataset(data, "test", root=root).images
+    model, meta = load_model(path, device=device)
+    ds = load_dataset(data, "test", root=root)
+    images, labels = ds.images, ds.labels
     if limit is not None:
         if limit < 2:
             raise ValueError(f"--limit must be at least 2 images, got {limit}")
-        images = images[:limit]
-    return model_file_stds(path, images, batch_size, kind, device)
+        images, labels = images[:limit], labels[:limit]
+    loader = loader_for(meta, images, labels, batch_size, device)
+    return response_stds(model, loader.epoch_batches(0), kind)
 
 
 def run_stds(run_dir: str, config: dict, kind: str = "3x3") -> dict[str, float]:

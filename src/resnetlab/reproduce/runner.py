@@ -45,7 +45,10 @@ class RunRecord:
                 if r.get(key) is not None]
 
     def final(self, key: str) -> float | None:
-        """The last logged value of key (test_error at the end: the final model's)."""
+        """The final model's value of key: summary.json "final", else the last logged one."""
+        value = (self.summary.get("final") or {}).get(key)
+        if value is not None:
+            return float(value)
         points = self.curve(key)
         return points[-1][1] if points else None
 
@@ -157,8 +160,8 @@ def execute(
             log(f"{head}: done in {time.time() - t0:.0f} s")
         summary = read_json(out_dir / "summary.json")
         metrics = read_metrics(out_dir / "metrics.jsonl")
-        seconds = float(summary.get("wall_time") or (metrics[-1].get("wall_time", 0.0)
-                                                      if metrics else 0.0))
+        seconds = float(summary.get("time_seconds") or (metrics[-1].get("wall_time", 0.0)
+                                                         if metrics else 0.0))
         records.append(RunRecord(spec, out_dir, status, summary, metrics, seconds,
                                  config_dict(config)))
     return records
