@@ -1,0 +1,78 @@
+"""Batched augmentation in tensor ops: normalise, zero-pad + random crop, horizontal flip.
+
+A whole batch is cropped and flipped by one gather, on CPU or CUDA: no per-image Python loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+
+def normalizer(
+    channels: int,
+    normalize: str = "channel",
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    pixel_mean: torch.Tensor | None = None,
+    device: str | torch.device = "cpu",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(scale, shift) such that x_uint8 * scale + shift is the normalised image.
+
+    "channel": (x/255 - mean[c]) / std[c]; "pixel": x/255 - pixel_mean[c, h, w] (the paper's
+    per-pixel mean subtraction, no division); "none": x/255.
+    """
+    if normalize == "channel":
+        if mean is None or std is None:
+            raise ValueError("normalize='channel' needs mean and std (per channel, 0..1 units)")
+        m = torch.as_tensor(mean, dtype=torch.float32).reshape(-1, 1, 1)
+        s = torch.as_tensor(std, dtype=torch.float32).reshape(-1, 1, 1)
+        if len(m) != channels or len(s) != channels:
+            raise ValueError(f"mean/std have {len(m)}/{len(s)} values for {channels} channels")
+        if (s <= 0).any():
+            raise ValueError(f"std must be positive, got {s.flatten().tolist()}")
+        scale, shift = 1.0 / (255.0 * s), -m / s
+    elif normalize == "pixel":
+        if pixel_mean is None:
+            raise ValueError("normalize='pixel' needs pixel_mean (C×H×W, 0..1 units): pass the "
+                             "training set's ImageSet.pixel_mean()")
+        shift = -torch.as_tensor(pixel_mean, dtype=torch.float32)
+        if shift.ndim != 3 or shift.shape[0] != channels:
+            raise ValueError(f"pixel_mean must be {channels}×H×W, got {tuple(shift.shape)}")
+        scale = torch.full((1, 1, 1), 1.0 / 255.0)
+    elif normalize == "none":
+        scale, shift = torch.full((1, 1, 1), 1.0 / 255.0), torch.zeros(1, 1, 1)
+    else:
+        raise ValueError(f"normalize must be 'channel', 'pixel' or 'none', not {normalize!r}")
+    return scale.to(device), shift.to(device)
+
+
+def random_crop_params(n: int, pad: int, flip: bool, generator: torch.Generator):
+    """Per-sample crop offsets in [0, 2*pad] and flip flags (all False when flip is off)."""
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+    f = torch.rand(n, generator=generator) < 0.5
+    return dy, dx, f if flip else torch.zeros_like(f)
+
+
+def crop_flip(x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, flip: torch.Tensor,
+              pad: int) -> torch.Tensor:
+    """Zero-pad x (B×C×H×W, any dtype) by pad, take the H×W window at (dy, dx), mirror where flip.
+
+    One flat gather; the result is a channels_last-strided view (call .contiguous() for NCHW).
+    Padding is 0 in x's units: black for uint8 images, as torchvision's RandomCrop(padding=4)
+    before Normalize.
+    """
+    b, c, h, w = x.shape
+    dev = x.device
+    xp = F.pad(x, (pad, pad, pad, pad)) if pad else x.contiguous()
+    hp, wp = h + 2 * pad, w + 2 * pad
+    ar_w = torch.arange(w, device=dev)
+    cols = dx.to(dev)[:, None] + torch.where(flip.to(dev)[:, None], w - 1 - ar_w, ar_w)  # B×W
+    rows = dy.to(dev)[:, None] + torch.arange(h, device=dev)  # B×H
+    base = torch.arange(b, device=dev)[:, None] * (c * hp * wp) + rows * wp  # B×H
+    chan = torch.arange(c, device=dev) * (hp * wp)
+    index = base[:, :, None, None] + cols[:, None, :, None] + chan  # B×H×W×C
+    return xp.take(index).permute(0, 3, 1, 2)

@@ -1,0 +1,40 @@
+"""Real Fashion-MNIST (Debian's dataset-fashion-mnist): counts, classes, pixel mean, loader."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from resnetlab.data import DeviceLoader, load_dataset, split_validation
+
+DEBIAN = Path("/usr/share/datasets/fashion-mnist")
+pytestmark = pytest.mark.skipif(
+    not (DEBIAN / "train-images-idx3-ubyte.gz").is_file(),
+    reason=f"real Fashion-MNIST not installed in {DEBIAN} (apt-get install dataset-fashion-mnist)",
+)
+
+
+@pytest.fixture(scope="module")
+def train():
+    return load_dataset("fashion-mnist", "train", root=DEBIAN, download=False)
+
+
+def test_official_sizes_classes_and_mean(train):
+    test = load_dataset("fashion-mnist", "test", root=DEBIAN, download=False)
+    assert len(train) == 60000 and len(test) == 10000
+    assert train.images.shape == (60000, 1, 28, 28) and train.images.dtype == torch.uint8
+    assert train.class_counts() == [6000] * 10 and test.class_counts() == [1000] * 10
+    assert train.classes[0] == "T-shirt/top" and train.classes[9] == "Ankle boot"
+    assert abs(train.mean[0] - 0.2860) <= 0.001
+    assert abs(train.images.double().mean().item() / 255 - 0.2860) <= 0.001
+    assert test.mean == train.mean
+
+
+def test_validation_split_and_loader_epoch(train):
+    tr, val = split_validation(train, 5000, seed=0)
+    assert len(tr) == 55000 and val.class_counts() == [500] * 10
+    loader = DeviceLoader.from_imageset(tr, 128, train=True, pad=4)
+    seen = torch.cat([y for _, y in loader.epoch_batches(0)])
+    assert len(seen) == len(loader) * 128 == 54912
+    x, _ = next(loader.epoch_batches(1))
+    assert x.shape == (128, 1, 28, 28) and abs(x.mean().item()) < 0.5
