@@ -79,11 +79,11 @@ def run_experiment(
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}: use one of {', '.join(EXPERIMENTS)}")
     module = importlib.import_module(f"resnetlab.reproduce.{name}")
+    t0 = time.time()
+    specs: list[RunSpec] = module.plan(opts)
     out = opts.out_dir(name)
     out.mkdir(parents=True, exist_ok=True)
     report = Report(module.TITLE, out, opts.command)
-    t0 = time.time()
-    specs: list[RunSpec] = module.plan(opts)
     log(f"{name}: {len(specs)} runs, budget {opts.budget}, data {opts.data}, "
         f"runs in {opts.runs_dir()}")
     records = execute(specs, opts.runs_dir(), force=opts.force, log=log, **execute_kw)
