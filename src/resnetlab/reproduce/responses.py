@@ -16,7 +16,7 @@ from resnetlab.reproduce.verdicts import trend
 
 TITLE = "Layer responses of plain nets and ResNets (paper Fig. 7)"
 MODELS = {
-    "smoke": ("plain8", "plain14", "resnet8", "resnet14", "resnet20"),
+    "smoke": ("plain8", "plain14", "resnet8", "resnet14"),
     "quick": ("plain20", "plain56", "resnet20", "resnet56", "resnet110"),
     "paper": ("plain20", "plain56", "resnet20", "resnet56", "resnet110"),
 }
