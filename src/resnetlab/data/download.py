@@ -8,6 +8,7 @@ with an HTTP Range request where the server allows it.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import time
 import urllib.error
@@ -96,7 +97,7 @@ def download_file(
                 failures.append(f"{url}: HTTP {e.code} {e.reason}")
                 if e.code in (401, 403, 404, 410):
                     break
-            except (OSError, urllib.error.URLError) as e:
+            except (OSError, http.client.HTTPException) as e:
                 failures.append(f"{url}: {e}")
             else:
                 actual = md5sum(part) if md5 else None

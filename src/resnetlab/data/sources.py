@@ -238,7 +238,7 @@ def _extract(archive: Path, layout: Layout, dest: Path) -> None:
             with tarfile.open(archive, "r:gz") as tar:
                 tar.extractall(tmp, filter="data")
         except (tarfile.TarError, OSError, EOFError) as e:
-            raise ValueError(f"{archive}: corrupt archive ({e}); delete it and fetch it "
+            raise ValueError(f"{archive}: corrupt or unsafe archive ({e}); delete it and fetch it "
                              "again") from e
         got = Path(tmp) / layout.folder
         if _locate(got, layout) is None:
@@ -295,12 +295,17 @@ def ensure(name: str, root: str | Path | None = None, download: bool = True,
 
 def missing_message(source: Source, root, reason: str) -> str:
     layout = source.layouts[0]
-    files = [r.filename for r in layout.remotes] or [layout.archive.filename]
-    urls = [r.urls[0] for r in layout.remotes] or list(layout.archive.urls)
-    alt = [f"{lay.folder}/ ({lay.archive.filename})" for lay in source.layouts[1:] if lay.archive]
+    if layout.remotes:
+        needed = ", ".join(r.filename for r in layout.remotes) + " (gzipped or not)"
+        urls = [r.urls[0] for r in layout.remotes]
+    else:
+        needed = (" or ".join(f"{lay.folder}/" for lay in source.layouts) + ", the folders in "
+                  + " / ".join(lay.archive.filename for lay in source.layouts)
+                  + " (an archive placed in one of these folders is verified and extracted)")
+        urls = list(layout.archive.urls)
     lines = [
         f"{source.name}: data set not found ({reason}).",
-        f"  Needed: {', '.join(files)}" + (f" (or {', '.join(alt)})" if alt else ""),
+        f"  Needed: {needed}",
         "  Looked in:",
         *[f"    {d}" for d in candidate_dirs(source, root)],
         "  To provide it, one of:",

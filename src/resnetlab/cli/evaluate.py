@@ -1,0 +1,60 @@
+"""`resnetlab evaluate CHECKPOINT`: top-1/top-5 error, per-class accuracy, confusion matrix."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+CONFUSION_MAX_CLASSES = 20  # a confusion-matrix PNG is drawn for sets with at most this many
+
+
+def format_eval(r: dict) -> str:
+    lines = [f"{r['model']} on {r['data']} {r['split']} ({r['n']} images): top-1 error "
+             f"{r['top1_error']:.2f}% (accuracy {100 - r['top1_error']:.2f}%), top-5 error "
+             f"{r['top5_error']:.2f}%, loss {r['loss']:.4f}", "", "per-class accuracy:"]
+    width = max(len(c) for c in r["classes"])
+    for name, acc in zip(r["classes"], r["per_class_accuracy"]):
+        lines.append(f"  {name:<{width}}  " + ("   n/a" if math.isnan(acc) else f"{acc:6.2f}%"))
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    from resnetlab.checkpoint import atomic_write_text, resolve_model_path
+    from resnetlab.train import evaluate_checkpoint
+
+    r = evaluate_checkpoint(args.checkpoint, data=args.data, split=args.split,
+                            data_root=args.data_root, batch_size=args.batch_size,
+                            device=args.device, amp=args.amp)
+    weights = resolve_model_path(args.checkpoint)
+    out = Path(args.out) if args.out else weights.parent
+    stem = f"eval-{weights.stem}-{r['data']}-{r['split']}"
+    atomic_write_text(out / f"{stem}.json", json.dumps(r, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(r, indent=2))
+    else:
+        print(format_eval(r))
+        print(f"\nwritten: {out / (stem + '.json')}")
+    if len(r["classes"]) <= CONFUSION_MAX_CLASSES:
+        from resnetlab.analysis.plots import plot_confusion
+
+        png = plot_confusion(r["confusion"], r["classes"], out / f"{stem}-confusion.png",
+                             title=f"{r['model']} on {r['data']} {r['split']}")
+        if not args.json:
+            print(f"confusion matrix: {png}")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("evaluate", help="measure a trained model's error on a data set")
+    p.add_argument("checkpoint", help="a .safetensors model file or a run folder")
+    p.add_argument("--data", help="data set (default: the one it was trained on)")
+    p.add_argument("--split", default="test", choices=("test", "val", "train"),
+                   help="test (default), val (the run's own held-out images) or train")
+    p.add_argument("--data-root", help="folder holding the data set")
+    p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--amp", default="auto", choices=("auto", "bf16", "fp16", "off"))
+    p.add_argument("--out", help="folder for the JSON and PNG (default: beside the checkpoint)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=run)

@@ -1,0 +1,17 @@
+"""Training: recipes (typed configs), the fit() engine, schedules, resumable state, evaluation."""
+
+from resnetlab.train.config import TrainConfig, list_recipes, load_recipe
+from resnetlab.train.engine import DivergedError, RunResult, fit
+from resnetlab.train.evaluate import EvalResult, evaluate_checkpoint, evaluate_model
+
+__all__ = [
+    "DivergedError",
+    "EvalResult",
+    "RunResult",
+    "TrainConfig",
+    "evaluate_checkpoint",
+    "evaluate_model",
+    "fit",
+    "list_recipes",
+    "load_recipe",
+]

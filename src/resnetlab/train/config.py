@@ -1,0 +1,321 @@
+"""TrainConfig: every training choice as one typed, flat dataclass, loaded from a recipe YAML.
+
+Recipes ship in resnetlab/train/recipes/; any key can be overridden (`--set key=value`).
+Unknown keys are refused with close matches; values are checked against the field's type.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+RECIPES_DIR = Path(__file__).parent / "recipes"
+
+# Keys that say how a run is executed, not what it computes: changing them on resume is allowed.
+RUNTIME_KEYS = ("recipe", "device", "compile", "data_root", "log_every", "tensorboard", "workers",
+                "threads", "progress")
+
+
+@dataclass
+class TrainConfig:
+    """A training run. Units: lr per `batch_size` (global) examples; iterations are optimizer
+    steps; errors are in %; `epochs` is used only when `iters` is unset."""
+
+    recipe: str = ""
+    # what to train, on what
+    model: str = "resnet20"
+    model_overrides: dict = field(default_factory=dict)
+    data: str = "fashion-mnist"
+    data_root: str | None = None
+    subset: int | None = None
+    val_size: int = 0
+    # length
+    iters: int | None = None
+    epochs: float | None = None
+    batch_size: int = 128
+    # optimizer: SGD
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 1e-4
+    wd_exclude: list[str] = field(default_factory=list)
+    # learning-rate schedule
+    schedule: str = "step"
+    milestones: list[int] = field(default_factory=list)
+    milestone_unit: str = "iters"
+    gamma: float = 0.1
+    final_lr: float = 0.0
+    plateau_patience: int = 3
+    plateau_threshold: float = 0.1
+    warmup: str = "none"
+    warmup_iters: int = 0
+    warmup_lr: float = 0.0
+    warmup_until_error: float | None = None
+    warmup_min_depth: int = 0
+    # regularisation
+    label_smoothing: float = 0.0
+    ema: float = 0.0
+    grad_clip: float = 0.0
+    # augmentation and input
+    pad: int = 4
+    flip: bool = True
+    normalize: str = "channel"
+    # speed
+    amp: str = "auto"
+    channels_last: bool = True
+    compile: bool = False
+    device: str = "auto"
+    threads: int = 0
+    workers: int = 4
+    # reproducibility
+    seed: int = 0
+    deterministic: bool = False
+    # bookkeeping
+    eval_every: int = 0
+    eval_test: bool = True
+    eval_batch_size: int = 512
+    checkpoint_every: int = 1000
+    log_every: int = 20
+    tensorboard: bool = True
+    progress: str = "auto"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def total_iters(self, batches_per_epoch: int) -> int:
+        """Optimizer steps in the whole run: `iters`, else `epochs` worth of batches."""
+        if self.iters is not None:
+            return self.iters
+        return max(1, math.ceil(self.epochs * batches_per_epoch))
+
+    def milestone_iters(self, batches_per_epoch: int) -> list[int]:
+        scale = batches_per_epoch if self.milestone_unit == "epochs" else 1
+        return [round(m * scale) for m in self.milestones]
+
+    def validate(self) -> TrainConfig:
+        """Raise ValueError naming the key and the fix for any value out of its range."""
+        for key, options in CHOICES.items():
+            value = getattr(self, key)
+            if value not in options and not (key == "device" and _is_device(value)):
+                raise ValueError(f"{key}={value!r} is not one of {list(options)}")
+        for item in self.wd_exclude:
+            if item not in WD_EXCLUDE:
+                raise ValueError(f"wd_exclude item {item!r} is not one of {list(WD_EXCLUDE)}")
+        if (self.iters is None) == (self.epochs is None):
+            raise ValueError("set exactly one of iters (optimizer steps) and epochs; got "
+                             f"iters={self.iters}, epochs={self.epochs}")
+        positive = {"batch_size": self.batch_size, "eval_batch_size": self.eval_batch_size,
+                    "iters": self.iters if self.iters is not None else 1,
+                    "epochs": self.epochs if self.epochs is not None else 1,
+                    "lr": self.lr, "log_every": self.log_every}
+        for key, value in positive.items():
+            if not value > 0:
+                raise ValueError(f"{key} must be > 0, got {value}")
+        nonneg = ("val_size", "weight_decay", "momentum", "warmup_iters", "pad", "grad_clip",
+                  "eval_every", "checkpoint_every", "threads", "workers", "seed", "final_lr",
+                  "warmup_lr", "plateau_patience", "plateau_threshold", "warmup_min_depth")
+        for key in nonneg:
+            if getattr(self, key) < 0:
+                raise ValueError(f"{key} must be >= 0, got {getattr(self, key)}")
+        if self.subset is not None and self.subset < 1:
+            raise ValueError(f"subset must be a positive number of images, got {self.subset}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"ema is a decay in [0, 1) (0 = off), got {self.ema}")
+        if not 0 < self.gamma <= 1:
+            raise ValueError(f"gamma must be in (0, 1], got {self.gamma}")
+        if self.nesterov and self.momentum == 0:
+            raise ValueError("nesterov needs momentum > 0")
+        if self.schedule == "plateau" and not self.val_size:
+            raise ValueError("schedule=plateau watches the validation error: set val_size > 0 "
+                             "(the test set is never used to steer training)")
+        if self.warmup != "none" and not self.warmup_iters:
+            raise ValueError(f"warmup={self.warmup!r} needs warmup_iters > 0")
+        return self
+
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "schedule": ("step", "cosine", "onecycle", "plateau", "constant"),
+    "milestone_unit": ("iters", "epochs"),
+    "warmup": ("none", "linear", "constant"),
+    "normalize": ("channel", "pixel", "none"),
+    "amp": ("auto", "bf16", "fp16", "off"),
+    "device": ("auto", "cpu", "cuda"),
+    "progress": ("auto", "bar", "lines", "off"),
+}
+WD_EXCLUDE = ("norm", "bias")
+
+
+def _is_device(value: str) -> bool:
+    return isinstance(value, str) and value.startswith("cuda:") and value[5:].isdigit()
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+_TYPES = typing.get_type_hints(TrainConfig)
+
+
+def list_recipes() -> list[str]:
+    return sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
+
+
+def recipe_path(name_or_path: str | Path) -> Path:
+    """A shipped recipe's file by name ('paper-cifar'), or a YAML path as given."""
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        if not p.is_file():
+            raise FileNotFoundError(f"recipe file {p} does not exist")
+        return p
+    shipped = RECIPES_DIR / f"{name_or_path}.yaml"
+    if not shipped.is_file():
+        close = difflib.get_close_matches(str(name_or_path), list_recipes(), n=3, cutoff=0.4)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ValueError(f"unknown recipe {name_or_path!r}{hint} (shipped: "
+                         f"{', '.join(list_recipes())}; or give a .yaml path)")
+    return shipped
+
+
+def read_recipe(name_or_path: str | Path) -> dict[str, Any]:
+    path = recipe_path(name_or_path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: not valid YAML ({e})") from e
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a recipe is a mapping of keys to values")
+    return data
+
+
+def load_recipe(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """The TrainConfig of a recipe (shipped name or YAML path) with `overrides` applied.
+
+    Override values may be typed values or strings as typed on a command line ("0.1",
+    "true", "[32000, 48000]"). Setting `epochs` clears the recipe's `iters` and vice versa.
+    """
+    values = read_recipe(name_or_path)
+    values["recipe"] = values.get("recipe") or Path(str(name_or_path)).stem
+    where = f"recipe {values['recipe']!r}"
+    values = {k: coerce(k, v, where) for k, v in values.items()}
+    overrides = dict(overrides or {})
+    if "epochs" in overrides and "iters" not in overrides:
+        values["iters"] = None
+    if "iters" in overrides and "epochs" not in overrides:
+        values["epochs"] = None
+    for key, value in overrides.items():
+        values[key] = coerce(key, value, "override")
+    return TrainConfig(**values).validate()
+
+
+def config_from_dict(values: dict[str, Any], where: str = "config") -> TrainConfig:
+    """A TrainConfig from a saved dict (config.yaml, model.json 'recipe'), checked."""
+    return TrainConfig(**{k: coerce(k, v, where) for k, v in values.items()}).validate()
+
+
+def coerce(key: str, value: Any, where: str = "override") -> Any:
+    """value checked (and parsed, if a command-line string) against key's declared type."""
+    if key not in FIELDS:
+        close = difflib.get_close_matches(key, list(FIELDS), n=4, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ValueError(f"{where}: unknown key {key!r}{hint} (all keys: `resnetlab train "
+                         "--list-keys`)")
+    want = _TYPES[key]
+    if isinstance(value, str) and want is not str:
+        value = _parse(value, want)
+    ok, converted = _check(value, want)
+    if not ok:
+        raise ValueError(f"{where}: {key} takes {_describe(want)}, got {value!r} "
+                         f"(e.g. {key}={_example(key)})")
+    return converted
+
+
+def _parse(text: str, want) -> Any:
+    try:
+        parsed = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if _origin(want) is list and isinstance(parsed, str) and "," in parsed:
+        return [yaml.safe_load(part) for part in parsed.split(",") if part.strip()]
+    if _origin(want) is list and parsed is not None and not isinstance(parsed, list):
+        return [parsed]
+    return parsed
+
+
+def _origin(t):
+    if isinstance(t, types.UnionType) or typing.get_origin(t) is typing.Union:
+        args = [a for a in typing.get_args(t) if a is not type(None)]
+        return _origin(args[0])
+    return typing.get_origin(t) or t
+
+
+def _check(value: Any, want) -> tuple[bool, Any]:
+    if isinstance(want, types.UnionType) or typing.get_origin(want) is typing.Union:
+        if value is None and type(None) in typing.get_args(want):
+            return True, None
+        args = [a for a in typing.get_args(want) if a is not type(None)]
+        return _check(value, args[0])
+    origin = typing.get_origin(want)
+    if origin is list:
+        if not isinstance(value, list | tuple):
+            return False, value
+        (item,) = typing.get_args(want)
+        checked = [_check(v, item) for v in value]
+        return all(ok for ok, _ in checked), [v for _, v in checked]
+    if want is dict or origin is dict:
+        return isinstance(value, dict), value
+    if want is bool:
+        return isinstance(value, bool), value
+    if want is int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if want is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return ok, float(value) if ok else value
+    if want is str:
+        return isinstance(value, str), value
+    return False, value
+
+
+def _describe(want) -> str:
+    if isinstance(want, types.UnionType) or typing.get_origin(want) is typing.Union:
+        args = [a for a in typing.get_args(want) if a is not type(None)]
+        return f"{_describe(args[0])} or null"
+    if typing.get_origin(want) is list:
+        plural = {int: "integers", float: "numbers", str: "strings"}
+        return f"a list of {plural.get(typing.get_args(want)[0], 'values')}"
+    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string",
+             dict: "a mapping"}
+    return names.get(want, str(want))
+
+
+def _example(key: str) -> str:
+    default = FIELDS[key].default
+    if key in CHOICES:
+        return CHOICES[key][0]
+    if default is dataclasses.MISSING or default is None:
+        want = _origin(_TYPES[key])
+        return {int: "10", float: "0.5", list: "[1,2]", dict: "{a: 1}"}.get(want, "...")
+    return yaml.safe_dump(default, default_flow_style=True).strip().removesuffix("...").strip()
+
+
+def key_help() -> list[tuple[str, str, str]]:
+    """(key, type, default) for every config key, for `resnetlab train --list-keys`."""
+    rows = []
+    for name, f in FIELDS.items():
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        rows.append((name, _describe(_TYPES[name]), repr(default)))
+    return rows
+
+
+def config_diff(old: dict[str, Any], new: dict[str, Any], ignore=RUNTIME_KEYS) -> list[str]:
+    """'key: old -> new' for every key (outside `ignore`) whose value differs."""
+    keys = sorted((set(old) | set(new)) - set(ignore))
+    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]

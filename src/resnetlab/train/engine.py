@@ -1,0 +1,310 @@
+"""fit(config, out_dir): train a model of the zoo on a data set, resumably, into a run folder.
+
+A flat training loop: autocast + GradScaler in one step function, rank 0 alone logs and
+saves, metrics summed over ranks, checkpoints atomic, position and RNG saved so that a
+resumed run continues exactly where it stopped (mid-epoch included).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from resnetlab.checkpoint import atomic_write_text, save_model, unwrap, versions
+from resnetlab.models.convert import load_weights
+from resnetlab.models.registry import create_model, get_spec
+from resnetlab.train import records
+from resnetlab.train.config import TrainConfig
+from resnetlab.train.data import load_splits, make_loader
+from resnetlab.train.evaluate import EvalResult, evaluate_model
+from resnetlab.train.progress import Progress
+from resnetlab.train.runtime import (
+    all_reduce_sum,
+    barrier,
+    dist_info,
+    machine,
+    pick_device,
+    resolve_amp,
+    seed_everything,
+)
+from resnetlab.train.schedule import LRSchedule
+from resnetlab.train.state import (
+    STATE_FILE,
+    load_train_state,
+    rng_state,
+    save_train_state,
+    set_rng_state,
+)
+from resnetlab.train.step import TrainStep, build_optimizer
+
+
+class DivergedError(ValueError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    summary: dict[str, Any]
+    metrics: list[dict[str, Any]]
+
+
+def fit(config: TrainConfig, out_dir: str | Path, resume: bool = True, force: bool = False,
+        progress: str | None = None) -> RunResult:
+    """Train per config into out_dir; resume a half-finished run there; return its results.
+
+    A folder whose summary.json says "complete" for the same config is returned as is.
+    """
+    config.validate()
+    out = Path(out_dir)
+    d = dist_info()
+    action = records.check_out_dir(out, config, resume, force)
+    summary = records.read_summary(out) if action == "resume" else None
+    if summary and summary.get("status") == "complete" and not force:
+        return RunResult(out, summary, records.read_metrics(out))
+    barrier(d)
+    return _Run(config, out, d, progress or config.progress).train(action == "resume")
+
+
+class _Run:
+    """One training run's objects, built from the config; train() runs the loop."""
+
+    def __init__(self, config: TrainConfig, out: Path, d, progress: str):
+        self.c, self.out, self.d = config, out, d
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        seed_everything(config.seed + d.rank, config.deterministic)
+        self.device = pick_device(config.device)
+        self.amp = resolve_amp(config.amp, self.device)
+        self.splits = load_splits(config)
+        self.classes = self.splits.classes
+        s, norm = self.splits, self.splits.normalization
+        self.train_loader = make_loader(s.train, norm, config.batch_size, train=True,
+                                        config=config, device=self.device, dist=d)
+        self.eval_loaders = {
+            name: make_loader(ds, norm, config.eval_batch_size, train=False, config=config,
+                              device=self.device, dist=d)
+            for name, ds in (("val", s.val), ("test", s.test)) if ds is not None}
+        self.bpe = len(self.train_loader)
+        self.total = config.total_iters(self.bpe)
+
+        spec = get_spec(config.model)
+        overrides = {"num_classes": len(self.classes), "in_chans": s.input_size[0],
+                     **config.model_overrides}
+        self.overrides = overrides
+        self.model = create_model(config.model, **overrides).to(self.device)
+        if config.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.optimizer = build_optimizer(self.model, config, self.device)
+        self.ema = None
+        if config.ema:
+            from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+            self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(config.ema),
+                                     use_buffers=True)
+        self.step = TrainStep(self.model, self.optimizer, config, self.device, self.amp)
+        self.sched = LRSchedule(config, self.total, self.bpe, spec.depth)
+        self.progress = Progress(self.total, self.bpe, mode=progress, enabled=d.main)
+        self.tb = _tensorboard(out, config) if d.main else None
+        self.it, self.elapsed, self.rows = 0, 0.0, []
+        self.best: dict[str, Any] | None = None
+
+    # -- the loop ------------------------------------------------------------------------
+    def train(self, resuming: bool) -> RunResult:
+        c = self.c
+        if resuming and (self.out / STATE_FILE).is_file():
+            self._load(load_train_state(self.out / STATE_FILE))
+        elif self.d.main:
+            records.clear_run(self.out)
+            records.write_config(self.out, c)
+        self.progress.start(self.it)
+        window, t_window = [], time.perf_counter()
+        t_start = time.perf_counter() - self.elapsed
+        while self.it < self.total:
+            epoch, start = divmod(self.it, self.bpe)
+            for x, y in self.train_loader.epoch_batches(epoch, start):
+                loss, correct = self.step(x, y, self.sched.lr(self.it))
+                window.append((loss, correct, len(y)))
+                if self.sched.watches_train_error(self.it):
+                    self.sched.observe_train(self.it, 100.0 * (1 - correct.item() / len(y)))
+                self.it += 1
+                if self.ema is not None:
+                    self.ema.update_parameters(self.model)
+                end_epoch = self.it % self.bpe == 0
+                do_eval = self.it < self.total and (
+                    self.it % c.eval_every == 0 if c.eval_every else end_epoch)
+                do_ckpt = (end_epoch or self.it == self.total
+                           or (c.checkpoint_every and self.it % c.checkpoint_every == 0))
+                if do_eval or do_ckpt or self.it % c.log_every == 0:
+                    self.elapsed = time.perf_counter() - t_start
+                    self._log_window(window, time.perf_counter() - t_window)
+                    window = []
+                    if do_eval:
+                        self._evaluate(final=False)
+                    if do_ckpt:
+                        self._checkpoint()
+                    t_window = time.perf_counter()
+                if self.it >= self.total:
+                    break
+        self.elapsed = time.perf_counter() - t_start
+        final = self._evaluate(final=True)
+        self.progress.close()
+        return self._finish(final)
+
+    def _log_window(self, window, seconds: float) -> None:
+        """Sum the window's step results over ranks, stop on divergence, add a metrics row."""
+        losses = torch.stack([w[0].float() for w in window])
+        bad = (~torch.isfinite(losses)).nonzero()
+        if len(bad):
+            first = self.it - len(window) + int(bad[0]) + 1
+            self._diverged(first, losses[int(bad[0])].item())
+        sums = torch.stack([losses.sum().double(),
+                            torch.stack([w[1] for w in window]).sum().double(),
+                            torch.tensor(float(sum(w[2] for w in window)),
+                                         dtype=torch.float64, device=losses.device)])
+        loss_sum, correct, n = all_reduce_sum(sums, self.d).tolist()
+        steps = len(window) * self.d.world_size
+        row = {"iter": self.it, "epoch": round(self.it / self.bpe, 4),
+               "lr": self.sched.lr(self.it - 1), "train_loss": loss_sum / steps,
+               "train_error": 100.0 * (1 - correct / n),
+               "images_per_second": n / max(seconds, 1e-9), "wall_time": round(self.elapsed, 3)}
+        self.rows.append(row)
+        self.progress.update(self.it, row)
+        if self.tb:
+            for k in ("lr", "train_loss", "train_error", "images_per_second"):
+                self.tb.add_scalar(k, row[k], self.it)
+
+    def _evaluate(self, final: bool) -> dict[str, EvalResult]:
+        model = self.ema.module if self.ema is not None else self.model
+        results = {}
+        for name, loader in self.eval_loaders.items():
+            if name == "test" and not (final or self.c.eval_test):
+                continue
+            results[name] = evaluate_model(model, loader, len(self.classes),
+                                           device=self.device, amp_dtype=self.amp, dist=self.d)
+        row = self.rows[-1] if self.rows and self.rows[-1]["iter"] == self.it else None
+        for name, r in results.items():
+            if row is not None:
+                row[f"{name}_error"] = r.top1_error
+            if self.tb:
+                self.tb.add_scalar(f"{name}_error", r.top1_error, self.it)
+        self.progress.note(self.it, {f"{k}_error": r.top1_error for k, r in results.items()})
+        if "val" in results:
+            err = results["val"].top1_error
+            self.sched.observe_val(err)
+            if self.best is None or err < self.best["val_error"]:
+                test = results.get("test")
+                self.best = {"iter": self.it, "val_error": err,
+                             "test_error": test.top1_error if test else None}
+                if self.d.main:
+                    save_model(self.out / records.BEST_FILE, unwrap(model), self._meta(results))
+        return results
+
+    def _checkpoint(self) -> None:
+        if self.d.main:
+            state = {
+                "iter": self.it, "elapsed": self.elapsed, "best": self.best,
+                "model": unwrap(self.model).state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "schedule": self.sched.state_dict(),
+                "scaler": self.step.scaler.state_dict(),
+                "ema": self.ema.state_dict() if self.ema is not None else None,
+                "rng": rng_state(),
+                "config": self.c.to_dict(),
+            }
+            save_train_state(self.out / STATE_FILE, state)
+            self._save_model({})
+            records.write_metrics(self.out, self.rows)
+            records.write_json(self.out / records.SUMMARY_FILE, self._summary("running", {}))
+        barrier(self.d)
+
+    def _load(self, state: dict[str, Any]) -> None:
+        load_weights(unwrap(self.model), state["model"], what=str(self.out / STATE_FILE))
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["schedule"])
+        self.step.scaler.load_state_dict(state["scaler"])
+        if self.ema is not None and state["ema"] is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.it, self.elapsed, self.best = state["iter"], state["elapsed"], state["best"]
+        self.rows = records.read_metrics(self.out, upto=self.it)
+        if self.d.main:
+            records.write_config(self.out, self.c)
+        set_rng_state(state["rng"])
+
+    def _diverged(self, iteration: int, value: float) -> None:
+        last = "none yet" if not (self.out / STATE_FILE).is_file() else "kept"
+        if self.d.main:
+            records.write_json(self.out / records.SUMMARY_FILE,
+                               {**self._summary("diverged", {}), "diverged_at": iteration})
+        self.progress.close()
+        raise DivergedError(
+            f"training diverged: the loss became {value} at iteration {iteration} of "
+            f"{self.total}. The last good checkpoint in {self.out} is {last}. Lower lr, set "
+            "grad_clip or warm-up, then continue with --resume --force")
+
+    # -- outputs -------------------------------------------------------------------------
+    def _meta(self, results: dict[str, EvalResult]) -> dict[str, Any]:
+        return {"model": self.c.model, "overrides": self.overrides, "classes": self.classes,
+                "normalization": self.splits.normalization,
+                "input_size": self.splits.input_size, "dataset": self.c.data,
+                "recipe": self.c.to_dict(), "iter": self.it,
+                "metrics": {f"{k}_error": r.top1_error for k, r in results.items()},
+                "versions": versions()}
+
+    def _save_model(self, results: dict[str, EvalResult]) -> None:
+        model = self.ema.module if self.ema is not None else self.model
+        save_model(self.out / "model.safetensors", unwrap(model), self._meta(results))
+
+    def _summary(self, status: str, final: dict[str, EvalResult]) -> dict[str, Any]:
+        last = self.rows[-1] if self.rows else {}
+        ips = [r["images_per_second"] for r in self.rows]
+        out = {"status": status, "recipe": self.c.recipe, "model": self.c.model,
+               "data": self.c.data, "iters": self.it, "total_iters": self.total,
+               "epochs": self.it / self.bpe, "time_seconds": round(self.elapsed, 2),
+               "train_images_per_second": sorted(ips)[len(ips) // 2] if ips else 0.0,
+               "device": str(self.device), "amp": str(self.amp).replace("torch.", "")
+               if self.amp else "off", "world_size": self.d.world_size,
+               "train_images": len(self.splits.train), "best": self.best,
+               "final": {"train_loss": last.get("train_loss"),
+                         "train_error": last.get("train_error")},
+               "machine": machine(), "versions": versions()}
+        for name, r in final.items():
+            out["final"][f"{name}_error"] = r.top1_error
+            out["final"][f"{name}_top5_error"] = r.top5_error
+            out["final"][f"{name}_loss"] = r.loss
+        if "test" in final:
+            out["final"]["test_per_class_accuracy"] = dict(
+                zip(self.classes, final["test"].per_class_accuracy))
+        return out
+
+    def _finish(self, final: dict[str, EvalResult]) -> RunResult:
+        summary = self._summary("complete", final)
+        if self.d.main:
+            from resnetlab.analysis.plots import plot_curves
+
+            self._save_model(final)
+            records.write_metrics(self.out, self.rows)
+            plot_curves(self.rows, self.out / records.CURVES_FILE,
+                        title=f"{self.c.model} on {self.c.data}")
+            records.write_json(self.out / records.SUMMARY_FILE, summary)
+            atomic_write_text(self.out / records.REPORT_FILE,
+                              records.format_report(summary, self.c))
+            if self.tb:
+                self.tb.close()
+        barrier(self.d)
+        return RunResult(self.out, summary, self.rows)
+
+
+def _tensorboard(out: Path, config: TrainConfig):
+    """A TensorBoard writer in out/tb when enabled and the package is installed, else None."""
+    if not config.tensorboard:
+        return None
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(out / "tb"))

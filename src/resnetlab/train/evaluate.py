@@ -1,0 +1,114 @@
+"""Evaluation: top-1/top-5 error, loss, per-class accuracy and the confusion matrix of a model
+on a loader (reduced over DDP ranks), and of a saved model file on a data set's split."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from resnetlab.train.runtime import Dist, all_reduce_sum, autocast, dist_info
+
+
+@dataclass
+class EvalResult:
+    n: int
+    loss: float
+    top1_error: float
+    top5_error: float
+    confusion: list[list[int]] = field(default_factory=list)  # [true][predicted]
+
+    @property
+    def per_class_accuracy(self) -> list[float]:
+        """Accuracy in % of each true class (nan for a class with no samples)."""
+        return [100.0 * row[i] / sum(row) if sum(row) else float("nan")
+                for i, row in enumerate(self.confusion)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n": self.n, "loss": self.loss, "top1_error": self.top1_error,
+                "top5_error": self.top5_error, "per_class_accuracy": self.per_class_accuracy,
+                "confusion": self.confusion}
+
+
+@torch.no_grad()
+def evaluate_model(model: nn.Module, loader, num_classes: int, *, device: torch.device,
+                   amp_dtype: torch.dtype | None = None, dist: Dist | None = None,
+                   topk: int = 5) -> EvalResult:
+    """Errors (%) of model over every batch of loader (one pass; all ranks' samples counted)."""
+    dist = dist or dist_info()
+    was_training = model.training
+    model.eval()
+    k = min(topk, num_classes)
+    sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss, top-1 ok, top-k ok, n
+    confusion = torch.zeros(num_classes * num_classes, dtype=torch.int64, device=device)
+    try:
+        for x, y in loader.epoch_batches(0):
+            with autocast(device, amp_dtype):
+                logits = model(x)
+            logits = logits.float()
+            sums[0] += F.cross_entropy(logits, y, reduction="sum")
+            top = logits.topk(k, dim=1).indices
+            hit = top == y[:, None]
+            sums[1] += hit[:, 0].sum()
+            sums[2] += hit.any(dim=1).sum()
+            sums[3] += len(y)
+            confusion += torch.bincount(y * num_classes + top[:, 0],
+                                        minlength=num_classes * num_classes)
+    finally:
+        model.train(was_training)
+    sums = all_reduce_sum(sums, dist).tolist()
+    confusion = all_reduce_sum(confusion, dist).view(num_classes, num_classes).tolist()
+    n = int(sums[3])
+    if n == 0:
+        raise ValueError("evaluation saw no samples: the split is empty")
+    return EvalResult(n, sums[0] / n, 100.0 * (1 - sums[1] / n), 100.0 * (1 - sums[2] / n),
+                      confusion)
+
+
+def evaluate_checkpoint(path: str | Path, data: str | None = None, split: str = "test",
+                        data_root: str | None = None, batch_size: int = 512,
+                        device: str = "auto", amp: str = "auto") -> dict[str, Any]:
+    """Evaluate a model file (or run folder) on `split` of a data set (default: the one it
+    was trained on). split="val" rebuilds the run's own held-out validation images."""
+    from resnetlab.checkpoint import load_model
+    from resnetlab.train.config import TrainConfig, config_from_dict
+    from resnetlab.train.data import load_splits, make_loader
+    from resnetlab.train.runtime import pick_device, resolve_amp
+
+    if split not in ("test", "val", "train"):
+        raise ValueError(f"split must be 'test', 'val' or 'train', not {split!r}")
+    dev = pick_device(device)
+    model, meta = load_model(path, device=dev)
+    recipe = meta.get("recipe")
+    config = config_from_dict(recipe, f"{path} recipe") if recipe else TrainConfig(epochs=1)
+    config.data = data or meta.get("dataset") or config.data
+    config.data_root = data_root or config.data_root
+    if split == "val" and not config.val_size:
+        raise ValueError(f"{path} was trained without a validation split (val_size=0): use "
+                         "--split test")
+    if data and data != meta.get("dataset"):
+        config.subset, config.val_size = None, 0
+    splits = load_splits(config)
+    ds = {"train": splits.train, "val": splits.val, "test": splits.test}[split]
+    classes = meta.get("classes") or splits.classes
+    if len(classes) != len(splits.classes):
+        raise ValueError(f"{path} predicts {len(classes)} classes but {config.data} has "
+                         f"{len(splits.classes)}: evaluate it on the data set it was trained on")
+    want = meta.get("input_size")
+    if want and want[0] != ds.images.shape[1]:
+        raise ValueError(f"{path} takes {want[0]}-channel images but {config.data} has "
+                         f"{ds.images.shape[1]}")
+    config.channels_last = dev.type == "cuda" or config.channels_last
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    norm = meta.get("normalization") or splits.normalization
+    loader = make_loader(ds, norm, batch_size, train=False, config=config, device=dev,
+                         dist=Dist())
+    result = evaluate_model(model, loader, len(classes), device=dev,
+                            amp_dtype=resolve_amp(amp, dev), dist=Dist())
+    return {"checkpoint": str(path), "model": meta["model"], "data": config.data,
+            "split": split, "classes": list(classes), **result.to_dict()}
