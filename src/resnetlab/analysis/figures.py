@@ -26,7 +26,7 @@ DEPTH_COLORS = {
 }
 _EXTRA = ["#0072B2", "#F0E442", "#8C564B", "#17BECF"]
 TRAIN_STYLE = dict(linestyle="--", linewidth=0.9)
-TEST_STYLE = dict(linestyle="-", linewidth=2.2)
+TEST_STYLE = dict(linestyle="-", linewidth=2.2, marker="o", markersize=3)
 DPI = 150
 
 

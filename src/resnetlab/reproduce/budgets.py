@@ -23,6 +23,7 @@ class Budget:
     evals: int  # test-set evaluations over the run (the last at the final iteration)
     subset: int | None  # training images (None: the whole training set)
     checkpoint_every: int
+    log_every: int  # iterations per logged training-error point
     about: str
 
 
@@ -30,12 +31,13 @@ BUDGETS: dict[str, Budget] = {
     b.name: b
     for b in (
         Budget("smoke", iters=4, batch_size=16, milestones=(0.5, 0.75), evals=1, subset=128,
-               checkpoint_every=2, about="seconds; tiny nets and subsets; proves the path works"),
+               checkpoint_every=2, log_every=1,
+               about="seconds; tiny nets and subsets; proves the path works"),
         Budget("quick", iters=600, batch_size=128, milestones=(0.5, 0.75), evals=4,
-               subset=None, checkpoint_every=100,
+               subset=None, checkpoint_every=100, log_every=10,
                about="minutes on a CPU; shows the qualitative result"),
         Budget("paper", iters=64000, batch_size=128, milestones=(0.5, 0.75), evals=32,
-               subset=None, checkpoint_every=2000,
+               subset=None, checkpoint_every=2000, log_every=100,
                about="the paper's schedule: lr 0.1, /10 at 32k and 48k, stop at 64k (GPU)"),
     )
 }
@@ -79,6 +81,7 @@ def run_overrides(budget: Budget, data: str, model: str, seed: int = 0,
         "eval_every": max(1, iters // budget.evals),
         "eval_test": True,
         "checkpoint_every": budget.checkpoint_every,
+        "log_every": budget.log_every,
         "subset": budget.subset,
         "val_size": 0,
         "seed": seed,

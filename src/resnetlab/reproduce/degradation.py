@@ -15,7 +15,7 @@ from resnetlab.reproduce.experiment import (
     seeds_of,
     stat,
 )
-from resnetlab.reproduce.report import Report, fmt_mean_std
+from resnetlab.reproduce.report import Report, fmt_mean_std, fmt_seconds
 from resnetlab.reproduce.runner import RunRecord, RunSpec
 from resnetlab.reproduce.verdicts import trend
 
@@ -106,11 +106,11 @@ def analyze(records: list[RunRecord], opts: Options, report: Report) -> dict[str
                   "iterations; plain nets left, ResNets right.")
     report.section("Final errors (%)")
     report.table(
-        ["net", "depth", "train error", "test error", "train time"],
+        ["net", "depth", "train error", "test error", "training time"],
         [[("plain" if r["kind"] == "plain" else "ResNet"), r["depth"],
           fmt_mean_std(r["train_error"], r["train_std"], r["n"]),
           fmt_mean_std(r["test_error"], r["test_std"], r["n"]),
-          f"{r['seconds'] / 60:.1f} min"] for r in rows])
+          fmt_seconds(r["seconds"])] for r in rows])
     report.section("Verdicts", *[f"- {v['claim']}: {v['text']}" for v in judged.values()],
                    "A claim *holds* when the deepest net differs from the shallowest in the "
                    "claimed direction by more than the tolerance shown (0.5 points, widened "

@@ -37,6 +37,10 @@ def fmt_count(n: float) -> str:
     return f"{n:,.0f}"
 
 
+def fmt_seconds(s: float) -> str:
+    return f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min"
+
+
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
                    align: str | None = None) -> str:
     """A GitHub table; align is one 'l' or 'r' per column (numbers right by default)."""
