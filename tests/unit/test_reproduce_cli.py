@@ -46,3 +46,31 @@ def test_unknown_experiment_and_budget():
         Options(budget="huge")
     with pytest.raises(ValueError, match="unknown experiment"):
         run_experiment("nope", Options())
+
+
+def test_plans_follow_budget_depths_models_and_seeds():
+    from resnetlab.reproduce import degradation, depth, responses, shortcuts
+
+    quick = degradation.plan(Options(budget="quick"))
+    assert [s.label for s in quick] == ["plain20-s0", "plain56-s0", "resnet20-s0", "resnet56-s0"]
+    assert quick[0].overrides["milestones"] == [150, 225] and quick[0].overrides["iters"] == 300
+    seeds = depth.plan(Options(budget="paper", seeds=2, depths=(20, 1202)))
+    assert [s.label for s in seeds] == ["resnet20-s0", "resnet20-s1", "resnet1202-s0",
+                                        "resnet1202-s1"]
+    assert seeds[1].overrides["seed"] == 1 and seeds[0].overrides["iters"] == 64000
+    sc = shortcuts.plan(Options(budget="smoke"))
+    assert [s.overrides["model_overrides"] for s in sc] == [{"shortcut": o} for o in "ABC"]
+    r = responses.plan(Options(budget="quick", models=("plain20", "resnet110")))
+    assert [x.tags["depth"] for x in r] == [20, 110]
+    with pytest.raises(ValueError, match="not a CIFAR-style"):
+        Options(models=("resnet50",))
+    with pytest.raises(ValueError, match="single --depths"):
+        shortcuts.plan(Options(depths=(20, 32)))
+
+
+def test_same_run_is_shared_between_experiments():
+    from resnetlab.reproduce import degradation, responses
+
+    deg = {s.label: s.overrides for s in degradation.plan(Options(budget="quick"))}
+    res = {s.label: s.overrides for s in responses.plan(Options(budget="quick"))}
+    assert deg == res

@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
+from resnetlab.analysis.plots import STYLES  # noqa: E402
 from resnetlab.checkpoint import atomic_write  # noqa: E402
 
 # One colour per depth, stable across figures (colour-blind-safe Okabe-Ito order).
@@ -25,8 +26,8 @@ DEPTH_COLORS = {
     152: "#CC79A7", 1202: "#000000",
 }
 _EXTRA = ["#0072B2", "#F0E442", "#8C564B", "#17BECF"]
-TRAIN_STYLE = dict(linestyle="--", linewidth=0.9)
-TEST_STYLE = dict(linestyle="-", linewidth=2.2, marker="o", markersize=3)
+TRAIN_STYLE = STYLES["train_error"]  # the per-run curves' styles (analysis.plots)
+TEST_STYLE = {**STYLES["test_error"], "marker": "o", "markersize": 3}
 DPI = 150
 
 

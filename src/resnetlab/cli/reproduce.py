@@ -37,7 +37,9 @@ def run(args) -> int:
     opts = Options(data=args.data, budget=args.budget, seeds=args.seeds,
                    out=Path(args.out) if args.out else None,
                    runs=Path(args.runs) if args.runs else None,
-                   depths=parse_depths(args.depths), force=args.force,
+                   depths=parse_depths(args.depths),
+                   models=tuple(m.strip() for m in args.models.split(",") if m.strip())
+                   if args.models else None, force=args.force,
                    extra=parse_set(args.set), command=command_line())
     run_experiment(args.experiment, opts)
     return 0
@@ -52,6 +54,7 @@ def register(sub) -> None:
                    help="; ".join(f"{b.name}: {b.about}" for b in BUDGETS.values()))
     p.add_argument("--seeds", type=int, default=1, help="runs per configuration (mean ± std)")
     p.add_argument("--depths", help="comma-separated depths to use instead of the defaults")
+    p.add_argument("--models", help="responses: comma-separated nets (plain20,resnet110)")
     p.add_argument("--out", help="report folder (default results/EXPERIMENT-DATA-BUDGET)")
     p.add_argument("--runs", help="run cache shared by experiments (default results/runs)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

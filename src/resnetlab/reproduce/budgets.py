@@ -33,7 +33,7 @@ BUDGETS: dict[str, Budget] = {
         Budget("smoke", iters=4, batch_size=16, milestones=(0.5, 0.75), evals=1, subset=128,
                checkpoint_every=2, log_every=1,
                about="seconds; tiny nets and subsets; proves the path works"),
-        Budget("quick", iters=600, batch_size=128, milestones=(0.5, 0.75), evals=4,
+        Budget("quick", iters=300, batch_size=128, milestones=(0.5, 0.75), evals=2,
                subset=None, checkpoint_every=100, log_every=10,
                about="minutes on a CPU; shows the qualitative result"),
         Budget("paper", iters=64000, batch_size=128, milestones=(0.5, 0.75), evals=32,

@@ -27,6 +27,7 @@ class Options:
     out: Path | None = None
     runs: Path | None = None
     depths: tuple[int, ...] | None = None
+    models: tuple[str, ...] | None = None  # responses: the exact nets to compare
     force: bool = False
     extra: dict[str, Any] = field(default_factory=dict)  # config overrides for every run
     command: str | None = None
@@ -35,6 +36,12 @@ class Options:
         get_budget(self.budget)
         if self.seeds < 1:
             raise ValueError(f"--seeds must be >= 1, got {self.seeds}")
+        if self.models:
+            from resnetlab.models.registry import get_spec
+
+            for m in self.models:
+                if get_spec(m).family != "cifar":
+                    raise ValueError(f"{m} is not a CIFAR-style net (plainN / resnetN)")
 
     @property
     def plan_budget(self) -> Budget:
