@@ -38,3 +38,14 @@ def test_validation_split_and_loader_epoch(train):
     assert len(seen) == len(loader) * 128 == 54912
     x, _ = next(loader.epoch_batches(1))
     assert x.shape == (128, 1, 28, 28) and abs(x.mean().item()) < 0.5
+
+
+def test_cli_info_json(capsys):
+    import json
+
+    from resnetlab.cli import main
+
+    assert main(["data", "info", "fashion-mnist", "--root", str(DEBIAN), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["splits"]["train"]["size"] == 60000 and info["splits"]["test"]["size"] == 10000
+    assert info["shape"] == [1, 28, 28] and abs(info["mean"][0] - 0.2860) <= 0.001

@@ -9,6 +9,7 @@ import struct
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from resnetlab.data import sources
 
@@ -96,3 +97,26 @@ def isolate(monkeypatch, tmp_path: Path) -> Path:
     for name, src in list(sources.SOURCES.items()):
         monkeypatch.setitem(sources.SOURCES, name, dataclasses.replace(src, system_dirs=()))
     return tmp_path / "xdg-cache" / "resnetlab"
+
+
+FORMATS = [("JPEG", ".jpg", "RGB"), ("PNG", ".png", "L"), ("WEBP", ".webp", "RGB"),
+           ("PNG", ".PNG", "RGBA")]
+
+
+def write_image(path, value, fmt="PNG", mode="RGB", size=(40, 36)):
+    arr = np.full((size[1], size[0], len(mode)), value, np.uint8).squeeze()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr, mode).save(path, fmt)
+
+
+def make_folder(root, per_class=4, classes=("cat", "dog", "eel")):
+    """Class c's images have pixel value 60 * c + i; one file per format, plus clutter."""
+    for c, name in enumerate(classes):
+        for i in range(per_class):
+            fmt, ext, mode = FORMATS[i % len(FORMATS)]
+            sub = "nested/" if i == 3 else ""
+            write_image(root / name / f"{sub}img{i}{ext}", 60 * c + i, fmt,
+                        "RGB" if fmt == "JPEG" else mode)
+        (root / name / "notes.txt").write_text("not an image")
+    (root / ".hidden").mkdir()
+    return root

@@ -15,14 +15,16 @@ def _ramp(n=1, c=2, h=6, w=5):
 
 
 @pytest.mark.parametrize("dy,dx,flip", [(0, 0, False), (4, 4, False), (8, 1, True), (3, 7, True)])
-def test_crop_flip_matches_numpy_reference(dy, dx, flip):
+@pytest.mark.parametrize("backend", ["torch", "numpy"])
+def test_crop_flip_matches_reference_slicing(dy, dx, flip, backend):
     x = _ramp()
-    out = crop_flip(x, torch.tensor([dy]), torch.tensor([dx]), torch.tensor([flip]), pad=4)
+    src = x.numpy() if backend == "numpy" else x
+    out = crop_flip(src, torch.tensor([dy]), torch.tensor([dx]), torch.tensor([flip]), pad=4)
     ref = np.pad(x.numpy(), ((0, 0), (0, 0), (4, 4), (4, 4)))[:, :, dy:dy + 6, dx:dx + 5]
     if flip:
         ref = ref[..., ::-1]
     assert out.shape == x.shape
-    np.testing.assert_array_equal(out.numpy(), ref)
+    np.testing.assert_array_equal(np.asarray(out), ref)
 
 
 def test_crop_known_pixels_by_hand():
@@ -177,3 +179,25 @@ def test_bad_arguments_are_clear():
         DeviceLoader(images, labels, 4, train=True, normalize="none", rank=2, world_size=2)
     with pytest.raises(ValueError, match="uint8"):
         DeviceLoader(images.float(), labels, 4, train=True, normalize="none")
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("normalize", ["channel", "pixel"])
+def test_numpy_cpu_path_equals_torch_device_path(channels_last, normalize):
+    """CPU batches are built in NumPy, CUDA ones in torch: both give the same batches."""
+    images = torch.randint(0, 256, (40, 3, 8, 8), dtype=torch.uint8)
+    labels = torch.arange(40)
+    kw = dict(mean=(0.4, 0.5, 0.6), std=(0.2, 0.3, 0.4), normalize=normalize, seed=4,
+              channels_last=channels_last)
+    for train in (True, False):
+        a = DeviceLoader(images, labels, 16, train=train, **kw,
+                         pixel_mean=images.float().mean(0) / 255)
+        b = DeviceLoader(images, labels, 16, train=train, **kw,
+                         pixel_mean=images.float().mean(0) / 255)
+        b._numpy = False
+        assert a._numpy
+        for (xa, ya), (xb, yb) in zip(a.epoch_batches(1), b.epoch_batches(1), strict=True):
+            torch.testing.assert_close(xa, xb, rtol=0, atol=1e-6)
+            assert torch.equal(ya, yb)
+            assert xa.is_contiguous(memory_format=torch.channels_last) == channels_last
+            assert xb.is_contiguous(memory_format=torch.channels_last) == channels_last

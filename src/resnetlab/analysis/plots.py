@@ -33,8 +33,15 @@ def _save(fig, path: str | Path, dpi: int = 150) -> Path:
         plt.close(fig)
 
 
-def plot_curves(runs: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Mapping[str, Any]]],
-                path: str | Path, title: str = "") -> Path:
+Runs = Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Mapping[str, Any]]]
+
+
+def plot_curves(runs: Runs, path: str | Path, title: str = "") -> Path:
+    """Write curves_figure(runs, title) to path as a PNG."""
+    return _save(curves_figure(runs, title), path)
+
+
+def curves_figure(runs: Runs, title: str = ""):
     """Error % vs iterations for one run's metrics rows, or {label: rows} for several runs
     (one colour per run)."""
     if not isinstance(runs, Mapping):
@@ -60,7 +67,7 @@ def plot_curves(runs: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Mappin
         ax.set_title(title)
     if ax.lines:
         ax.legend(fontsize=8)
-    return _save(fig, path)
+    return fig
 
 
 def plot_confusion(confusion: Sequence[Sequence[int]], classes: Sequence[str],

@@ -12,7 +12,8 @@ import os
 import sys
 
 # Subcommand modules of resnetlab.cli, in the order `resnetlab --help` lists them.
-COMMANDS = ["demo", "models", "convert", "train", "evaluate", "bench", "reproduce", "analyze"]
+COMMANDS = ["demo", "models", "convert", "data", "train", "evaluate", "bench", "reproduce",
+            "analyze"]
 
 
 def build_parser() -> argparse.ArgumentParser:

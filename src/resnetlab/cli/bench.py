@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 # Modules exposing register(subparsers), each adding one `bench WHAT` parser.
-BENCHES: list[str] = ["resnetlab.bench.train"]
+BENCHES: list[str] = ["resnetlab.bench.data", "resnetlab.bench.train"]
 
 
 def register(sub) -> None:

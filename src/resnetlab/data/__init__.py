@@ -8,12 +8,15 @@ from resnetlab.data.datasets import (
     split_validation,
     stratified_subset,
 )
+from resnetlab.data.folder import FolderLoader, FolderSet, scan_folder
 from resnetlab.data.loaders import DeviceLoader
 from resnetlab.data.sources import SOURCES, ensure, find, get_source
 
 __all__ = [
     "SOURCES",
     "DeviceLoader",
+    "FolderLoader",
+    "FolderSet",
     "ImageSet",
     "channel_stats",
     "ensure",
@@ -21,6 +24,7 @@ __all__ = [
     "get_source",
     "load_dataset",
     "pixel_mean",
+    "scan_folder",
     "split_validation",
     "stratified_subset",
 ]

@@ -1,14 +1,17 @@
 """Batched augmentation in tensor ops: normalise, zero-pad + random crop, horizontal flip.
 
-A whole batch is cropped and flipped by one gather, on CPU or CUDA: no per-image Python loop.
+A whole batch is cropped and flipped by two gathers, no per-image Python loop: in torch on
+CUDA, in NumPy on CPU (single-threaded, so it stays fast when other processes take the cores).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from numpy.lib.stride_tricks import sliding_window_view
 
 
 def normalizer(
@@ -57,22 +60,27 @@ def random_crop_params(n: int, pad: int, flip: bool, generator: torch.Generator)
     return dy, dx, f if flip else torch.zeros_like(f)
 
 
-def crop_flip(x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, flip: torch.Tensor,
-              pad: int) -> torch.Tensor:
-    """Zero-pad x (B×C×H×W, any dtype) by pad, take the H×W window at (dy, dx), mirror where flip.
+def crop_flip(x, dy, dx, flip, pad: int):
+    """Zero-pad x (B×C×H×W numpy array or tensor, any dtype) by pad, take the H×W window at
+    (dy, dx), mirror where flip. Padding is 0 in x's units: black for uint8 images, as
+    torchvision's RandomCrop(padding=4) before Normalize.
 
-    One flat gather; the result is a channels_last-strided view (call .contiguous() for NCHW).
-    Padding is 0 in x's units: black for uint8 images, as torchvision's RandomCrop(padding=4)
-    before Normalize.
+    NumPy: one fancy index into a sliding-window view. Torch: two gathers (rows, then columns
+    with the flip folded in) over broadcast index views.
     """
     b, c, h, w = x.shape
-    dev = x.device
-    xp = F.pad(x, (pad, pad, pad, pad)) if pad else x.contiguous()
-    hp, wp = h + 2 * pad, w + 2 * pad
-    ar_w = torch.arange(w, device=dev)
-    cols = dx.to(dev)[:, None] + torch.where(flip.to(dev)[:, None], w - 1 - ar_w, ar_w)  # B×W
-    rows = dy.to(dev)[:, None] + torch.arange(h, device=dev)  # B×H
-    base = torch.arange(b, device=dev)[:, None] * (c * hp * wp) + rows * wp  # B×H
-    chan = torch.arange(c, device=dev) * (hp * wp)
-    index = base[:, :, None, None] + cols[:, None, :, None] + chan  # B×H×W×C
-    return xp.take(index).permute(0, 3, 1, 2)
+    dy, dx, flip = np.asarray(dy), np.asarray(dx), np.asarray(flip)
+    if isinstance(x, np.ndarray):
+        xp = x
+        if pad:
+            xp = np.zeros((b, c, h + 2 * pad, w + 2 * pad), x.dtype)
+            xp[:, :, pad:pad + h, pad:pad + w] = x
+        out = sliding_window_view(xp, (h, w), axis=(2, 3))[np.arange(b), :, dy, dx]
+        out[flip] = out[flip, :, :, ::-1]
+        return out
+    ar = np.arange(w)
+    rows = torch.from_numpy(dy[:, None] + np.arange(h)).to(x.device)
+    cols = torch.from_numpy(dx[:, None] + np.where(flip[:, None], w - 1 - ar, ar)).to(x.device)
+    xp = F.pad(x, (pad, pad, pad, pad)) if pad else x
+    x = xp.gather(2, rows[:, None, :, None].expand(b, c, h, w + 2 * pad))
+    return x.gather(3, cols[:, None, None, :].expand(b, c, h, w))

@@ -174,3 +174,19 @@ def split_validation(train_set: ImageSet, val_size: int, seed: int = 0):
 def stratified_subset(ds: ImageSet, n: int, seed: int = 0) -> ImageSet:
     """n samples of ds with the class proportions of ds, seeded."""
     return ds.subset(stratified_indices(ds.labels, n, seed))
+
+
+def describe(name: str, root: str | Path | None = None, download: bool = True,
+             progress: bool = True) -> dict:
+    """Where a data set is, its format, image shape, classes, split sizes and class counts,
+    and the train split's mean/std (what `resnetlab data info` prints)."""
+    found = ensure(name, root, download=download, progress=progress)
+    splits = {s: load_found(found, s) for s in ("train", "test")}
+    train = splits["train"]
+    return {
+        "name": found.source.name, "location": str(found.folder), "format": found.layout.format,
+        "shape": list(train.shape), "classes": train.classes,
+        "mean": list(train.mean), "std": list(train.std),
+        "splits": {s: {"size": len(ds), "class_counts": ds.class_counts()}
+                   for s, ds in splits.items()},
+    }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -99,6 +100,8 @@ def download_file(
                     break
             except (OSError, http.client.HTTPException) as e:
                 failures.append(f"{url}: {e}")
+                if isinstance(getattr(e, "reason", None), socket.gaierror):
+                    break  # the host name does not resolve: offline, or a dead mirror
             else:
                 actual = md5sum(part) if md5 else None
                 if md5 is None or actual == md5:
@@ -108,4 +111,6 @@ def download_file(
                 failures.append(f"{url}: checksum mismatch (md5 {actual}, expected {md5})")
             if attempt + 1 < retries:
                 time.sleep(backoff * 2**attempt)
-    raise DownloadError(f"could not download {dest.name}:\n  " + "\n  ".join(failures))
+    counted = [f"{f} (x{failures.count(f)})" if failures.count(f) > 1 else f
+               for f in dict.fromkeys(failures)]
+    raise DownloadError(f"could not download {dest.name}:\n  " + "\n  ".join(counted))

@@ -7,8 +7,8 @@ or one resumed at (e, k), and each DDP rank takes its own slice of every global 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -22,6 +22,72 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
         raise ValueError(f"seed and epoch must be >= 0, got seed={seed} epoch={epoch}")
     state = np.random.SeedSequence([seed, epoch]).generate_state(1, np.uint64)[0]
     return torch.Generator().manual_seed(int(state))
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """Which positions rank `rank` takes in each batch (shared by both loaders).
+
+    Training: global batch i is positions [i*B, (i+1)*B) of the epoch's permutation and rank r
+    takes its r-th slice of B // world_size (a last partial batch is split evenly). Evaluation:
+    rank r takes the r-th contiguous part of the set, in batches of B // world_size.
+    """
+
+    n: int
+    batch_size: int
+    train: bool
+    rank: int = 0
+    world_size: int = 1
+    drop_last: bool = True
+
+    @property
+    def local_batch(self) -> int:
+        return self.batch_size // self.world_size
+
+    @property
+    def shard(self) -> tuple[int, int]:
+        return self.n * self.rank // self.world_size, self.n * (self.rank + 1) // self.world_size
+
+    def __len__(self) -> int:
+        if self.train:
+            return self.n // self.batch_size if self.drop_last else -(-self.n // self.batch_size)
+        lo, hi = self.shard
+        return -(-(hi - lo) // self.local_batch)
+
+    def positions(self, i: int) -> slice:
+        """This rank's part of batch i: epoch positions (train) or set indices (eval)."""
+        if not self.train:
+            a = self.shard[0] + i * self.local_batch
+            return slice(a, min(a + self.local_batch, self.shard[1]))
+        lo, hi = i * self.batch_size, min((i + 1) * self.batch_size, self.n)
+        if hi - lo == self.batch_size:
+            start = lo + self.rank * self.local_batch
+            return slice(start, start + self.local_batch)
+        cuts = [lo + (hi - lo) * r // self.world_size for r in range(self.world_size + 1)]
+        return slice(cuts[self.rank], cuts[self.rank + 1])
+
+    @property
+    def num_samples(self) -> int:
+        """Samples this rank yields per epoch."""
+        return sum(self.positions(i).stop - self.positions(i).start for i in range(len(self)))
+
+
+def rank_batches(n: int, batch_size: int, *, train: bool, rank: int = 0, world_size: int = 1,
+                 drop_last: bool | None = None) -> BatchPlan:
+    """A checked BatchPlan: errors name the argument to change."""
+    if not 0 <= rank < world_size:
+        raise ValueError(f"rank must be in 0..{world_size - 1}, got {rank}")
+    if batch_size < 1 or batch_size % world_size:
+        raise ValueError(f"batch_size {batch_size} (global) must be a positive multiple of "
+                         f"world_size {world_size}")
+    if drop_last and not train:
+        raise ValueError("evaluation never drops samples: leave drop_last unset with train=False")
+    drop = train if drop_last is None else drop_last
+    plan = BatchPlan(n, batch_size, train, rank, world_size, drop)
+    if train and len(plan) == 0:
+        raise ValueError(f"batch_size {batch_size} exceeds the {n} training samples; lower it "
+                         "or pass drop_last=False")
+    return plan
 
 
 class DeviceLoader:
@@ -61,46 +127,32 @@ class DeviceLoader:
                              f"{tuple(images.shape)}")
         if len(labels) != len(images):
             raise ValueError(f"{len(labels)} labels for {len(images)} images")
-        if not 0 <= rank < world_size:
-            raise ValueError(f"rank must be in 0..{world_size - 1}, got {rank}")
-        if batch_size < 1 or batch_size % world_size:
-            raise ValueError(f"batch_size {batch_size} (global) must be a positive multiple of "
-                             f"world_size {world_size}")
         if pad < 0:
             raise ValueError(f"pad must be >= 0, got {pad}")
-        if drop_last and not train:
-            raise ValueError("evaluation never drops samples: leave drop_last unset with "
-                             "train=False")
+        self.plan = rank_batches(len(images), batch_size, train=train, rank=rank,
+                                 world_size=world_size, drop_last=drop_last)
         self.device = torch.device(device)
         self.images = images.to(self.device).contiguous()
         self.labels = labels.to(self.device)
         self._flat = self.images.view(len(images), -1)
-        self.batch_size = batch_size
-        self.local_batch = batch_size // world_size
+        self.batch_size, self.local_batch = batch_size, self.plan.local_batch
         self.train, self.pad, self.flip = train, pad if train else 0, flip and train
         self.seed, self.rank, self.world_size = seed, rank, world_size
-        self.drop_last = train if drop_last is None else drop_last
-        self.channels_last = channels_last
+        self.drop_last, self.channels_last = self.plan.drop_last, channels_last
         if normalize == "pixel" and pixel_mean is None and train:
             from resnetlab.data.datasets import pixel_mean as mean_image
 
             pixel_mean = mean_image(images)
-        self.normalize = normalize
-        self.mean, self.std = mean, std
-        self.pixel_mean = pixel_mean
+        self.normalize, self.mean, self.std, self.pixel_mean = normalize, mean, std, pixel_mean
         self._scale, self._shift = normalizer(images.shape[1], normalize, mean, std, pixel_mean,
                                               self.device)
         self.epoch = 0
-        n = len(images)
-        if train:
-            self._len = n // batch_size if self.drop_last else math.ceil(n / batch_size)
-            if self._len == 0:
-                raise ValueError(f"batch_size {batch_size} exceeds the {n} training samples; "
-                                 "lower it or pass drop_last=False")
-        else:
-            bounds = [n * r // world_size for r in range(world_size + 1)]
-            self._shard = (bounds[rank], bounds[rank + 1])
-            self._len = math.ceil((bounds[rank + 1] - bounds[rank]) / self.local_batch)
+        self._numpy = self.device.type == "cpu"
+        if self._numpy:
+            self._np_images, self._np_labels = self.images.numpy(), self.labels.numpy()
+            self._np_scale, self._np_shift = self._scale.numpy(), self._shift.numpy()
+            self._np_scale_hwc = np.ascontiguousarray(self._np_scale.transpose(1, 2, 0))
+            self._np_shift_hwc = np.ascontiguousarray(self._np_shift.transpose(1, 2, 0))
 
     @classmethod
     def from_imageset(cls, ds, batch_size: int, **kwargs) -> DeviceLoader:
@@ -110,14 +162,12 @@ class DeviceLoader:
         return cls(ds.images, ds.labels, batch_size, **kwargs)
 
     def __len__(self) -> int:
-        return self._len
+        return len(self.plan)
 
     @property
     def num_samples(self) -> int:
         """Samples this rank yields per epoch."""
-        if not self.train:
-            return self._shard[1] - self._shard[0]
-        return sum(len(self._local(i, len(self.images))) for i in range(self._len))
+        return self.plan.num_samples
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -125,48 +175,52 @@ class DeviceLoader:
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         return self.epoch_batches(self.epoch)
 
-    def _local(self, i: int, n: int) -> range:
-        """Epoch positions of this rank's slice of global batch i."""
-        lo, hi = i * self.batch_size, min((i + 1) * self.batch_size, n)
-        if hi - lo == self.batch_size:
-            start = lo + self.rank * self.local_batch
-            return range(start, start + self.local_batch)
-        cuts = [lo + (hi - lo) * r // self.world_size for r in range(self.world_size + 1)]
-        return range(cuts[self.rank], cuts[self.rank + 1])
-
     def _batch(self, idx, aug) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images at idx (a slice or an index array), cropped/flipped by aug, normalised.
+
+        On CPU this runs in NumPy: torch's 2-thread ops slowed down 10x on this shared 2-core
+        machine (each parallel region waits for a descheduled thread); NumPy's do not.
+        """
+        if self._numpy:
+            x = self._np_images[idx] if isinstance(idx, slice) else self._np_images.take(idx, 0)
+            y = torch.from_numpy(self._np_labels[idx] if isinstance(idx, slice)
+                                 else self._np_labels.take(idx))
+            if aug is not None:
+                x = crop_flip(x, *aug, self.pad)
+            if self.channels_last:
+                out = np.multiply(x.transpose(0, 2, 3, 1), self._np_scale_hwc, dtype=np.float32,
+                                  order="C")
+                out += self._np_shift_hwc
+                return torch.from_numpy(out).permute(0, 3, 1, 2), y
+            out = np.multiply(x, self._np_scale, dtype=np.float32)
+            out += self._np_shift
+            return torch.from_numpy(out), y
         if isinstance(idx, slice):
             x, y = self.images[idx], self.labels[idx]
         else:
+            idx = torch.from_numpy(idx).to(self.device)
             x = self._flat.index_select(0, idx).view(-1, *self.images.shape[1:])
             y = self.labels[idx]
         if aug is not None:
             x = crop_flip(x, *aug, self.pad)
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
-        x = x.contiguous(memory_format=fmt).float().mul_(self._scale).add_(self._shift)
-        return x, y
+        x = torch.addcmul(self._shift, x.contiguous(memory_format=fmt), self._scale)  # one op
+        return x.contiguous(memory_format=fmt), y
 
     def epoch_batches(self, epoch: int, start: int = 0) -> Iterator[tuple[torch.Tensor, ...]]:
         """This rank's batches of `epoch`, from batch `start` (0 <= start <= len)."""
-        if not 0 <= start <= self._len:
-            raise ValueError(f"start batch must be in 0..{self._len}, got {start}")
+        if not 0 <= start <= len(self):
+            raise ValueError(f"start batch must be in 0..{len(self)}, got {start}")
         if not self.train:
-            return self._eval_batches(start)
+            return (self._batch(self.plan.positions(i), None) for i in range(start, len(self)))
         return self._train_batches(epoch, start)
 
     def _train_batches(self, epoch: int, start: int):
         n = len(self.images)
         g = epoch_generator(self.seed, epoch)
-        perm = torch.randperm(n, generator=g)
-        dy, dx, flips = random_crop_params(n, self.pad, self.flip, g)
-        for i in range(start, self._len):
-            pos = self._local(i, n)
-            sl = slice(pos.start, pos.stop)
+        perm = torch.randperm(n, generator=g).numpy()
+        dy, dx, flips = (t.numpy() for t in random_crop_params(n, self.pad, self.flip, g))
+        for i in range(start, len(self)):
+            sl = self.plan.positions(i)
             aug = (dy[sl], dx[sl], flips[sl]) if (self.pad or self.flip) else None
-            yield self._batch(perm[sl].to(self.device), aug)
-
-    def _eval_batches(self, start: int):
-        lo, hi = self._shard
-        for i in range(start, self._len):
-            a = lo + i * self.local_batch
-            yield self._batch(slice(a, min(a + self.local_batch, hi)), None)
+            yield self._batch(perm[sl], aug)

@@ -304,7 +304,7 @@ def missing_message(source: Source, root, reason: str) -> str:
                   + " (an archive placed in one of these folders is verified and extracted)")
         urls = list(layout.archive.urls)
     lines = [
-        f"{source.name}: data set not found ({reason}).",
+        f"{source.name}: data set not found; " + reason.replace("\n", "\n  "),
         f"  Needed: {needed}",
         "  Looked in:",
         *[f"    {d}" for d in candidate_dirs(source, root)],

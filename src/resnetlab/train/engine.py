@@ -67,7 +67,13 @@ def fit(config: TrainConfig, out_dir: str | Path, resume: bool = True, force: bo
     if summary and summary.get("status") == "complete" and not force:
         return RunResult(out, summary, records.read_metrics(out))
     barrier(d)
-    return _Run(config, out, d, progress or config.progress).train(action == "resume")
+    threads = torch.get_num_threads()
+    try:
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        return _Run(config, out, d, progress or config.progress).train(action == "resume")
+    finally:
+        torch.set_num_threads(threads)
 
 
 class _Run:
@@ -75,8 +81,6 @@ class _Run:
 
     def __init__(self, config: TrainConfig, out: Path, d, progress: str):
         self.c, self.out, self.d = config, out, d
-        if config.threads:
-            torch.set_num_threads(config.threads)
         seed_everything(config.seed + d.rank, config.deterministic)
         self.device = pick_device(config.device)
         self.amp = resolve_amp(config.amp, self.device)
@@ -116,6 +120,8 @@ class _Run:
     # -- the loop ------------------------------------------------------------------------
     def train(self, resuming: bool) -> RunResult:
         c = self.c
+        if self.d.main and self.out.is_dir():
+            records.clear_stale_temporaries(self.out)
         if resuming and (self.out / STATE_FILE).is_file():
             self._load(load_train_state(self.out / STATE_FILE))
         elif self.d.main:

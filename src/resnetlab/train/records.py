@@ -122,6 +122,13 @@ def check_out_dir(out: Path, config: TrainConfig, resume: bool, force: bool) -> 
                      "to start over there, or --resume --force to continue under the new recipe")
 
 
+def clear_stale_temporaries(out: Path) -> None:
+    """Delete the temporary files of writes that a killed run never finished."""
+    for name in RUN_FILES:
+        for tmp in out.glob(f".{name}.*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+
 def clear_run(out: Path) -> None:
     """Delete a run's own files (and nothing else) from out."""
     for name in RUN_FILES:

@@ -1,0 +1,109 @@
+"""`resnetlab train / evaluate / bench train` end to end on the tiny data set, and their errors."""
+
+import json
+
+import pytest
+from train_helpers import learnable_mnist
+
+from resnetlab.cli import main
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    return learnable_mnist(tmp_path_factory.mktemp("mnist"))
+
+
+def train_args(root, out, *extra):
+    return ["train", "--model", "resnet8", "--data", "mnist", "--data-root", str(root),
+            "--iters", "10", "--batch-size", "32", "--out", str(out), "--device", "cpu",
+            "--set", "threads=1", "--set", "eval_batch_size=64", "--set", "flip=false",
+            "--progress", "off", *extra]
+
+
+@pytest.fixture(scope="module")
+def run_dir(root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    assert main(train_args(root, out, "--val-size", "32")) == 0
+    return out
+
+
+def test_train_prints_where_everything_is(run_dir, root, capsys):
+    assert main(train_args(root, run_dir, "--val-size", "32")) == 0  # complete: not retrained
+    out = capsys.readouterr().out
+    assert "test error" in out and str(run_dir / "report.md") in out
+    assert str(run_dir / "curves.png") in out and "best validation error" in out
+
+
+def test_evaluate_reports_errors_per_class_and_a_confusion_matrix(run_dir, capsys):
+    assert main(["evaluate", str(run_dir), "--json", "--device", "cpu"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["split"] == "test" and r["n"] == 64 and r["data"] == "mnist"
+    assert 0 <= r["top5_error"] <= r["top1_error"] <= 100
+    assert len(r["per_class_accuracy"]) == 10 and len(r["confusion"]) == 10
+    assert sum(map(sum, r["confusion"])) == 64
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert r["top1_error"] == pytest.approx(summary["final"]["test_error"])
+    png = run_dir / "eval-model-mnist-test-confusion.png"
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert main(["evaluate", str(run_dir / "best.safetensors"), "--split", "val"]) == 0
+    text = capsys.readouterr().out
+    assert "mnist val (32 images)" in text and "per-class accuracy" in text
+
+
+def test_evaluate_refuses_another_architectures_weights(run_dir, tmp_path, capsys):
+    for name in ("model.safetensors", "model.json"):
+        (tmp_path / name).write_bytes((run_dir / name).read_bytes())
+    meta = json.loads((tmp_path / "model.json").read_text())
+    meta["model"] = "resnet14"
+    (tmp_path / "model.json").write_text(json.dumps(meta))
+    assert main(["evaluate", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "does not fit the model" in err and "missing" in err
+
+
+def test_evaluate_val_needs_a_validation_split(root, tmp_path, capsys):
+    assert main(train_args(root, tmp_path / "r", "--iters", "2")) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "r"), "--split", "val"]) == 2
+    assert "without a validation split" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--set", "lrr=0.1"], "did you mean lr"),
+    (["--set", "lr"], "write key=value"),
+    (["--set", "momentum=high"], "momentum takes a number"),
+    (["--model", "resnet7"], "6n+2"),
+    (["--data", "fashion-mnst"], "fashion-mnst"),
+    (["--recipe", "paper-cifr"], "did you mean paper-cifar"),
+])
+def test_bad_input_is_a_clear_error(root, tmp_path, capsys, extra, message):
+    assert main(train_args(root, tmp_path / "r", *extra)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("resnetlab train: error:") and message in err
+    assert not (tmp_path / "r" / "config.yaml").exists()
+
+
+def test_out_dir_with_another_run_is_refused_unless_forced(run_dir, root, tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(train_args(root, out, "--iters", "2")) == 0
+    assert main(train_args(root, out, "--iters", "3")) == 2
+    assert "different recipe (iters: 2 -> 3)" in capsys.readouterr().err
+    assert main(train_args(root, out, "--iters", "3", "--resume")) == 2
+    assert main(train_args(root, out, "--iters", "3", "--force")) == 0
+    assert json.loads((out / "summary.json").read_text())["iters"] == 3
+
+
+def test_list_keys(capsys):
+    assert main(["train", "--list-keys"]) == 0
+    out = capsys.readouterr().out
+    assert "warmup_until_error" in out and "label_smoothing" in out
+
+
+def test_bench_train_json(capsys):
+    assert main(["bench", "train", "--model", "resnet8", "--batch-size", "8", "--steps", "1",
+                 "--rounds", "1", "--image-size", "16", "--threads", "1", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    for key in ("images_per_second", "achieved_flops", "matmul_flops",
+                "baseline_images_per_second", "speedup"):
+        assert r[key] > 0
+    assert r["achieved_flops"] == pytest.approx(r["images_per_second"] * r["flops_per_image"])

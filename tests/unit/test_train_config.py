@@ -1,0 +1,120 @@
+"""Recipes load as typed configs; overrides are parsed, type-checked and refused with hints."""
+
+import pytest
+
+from resnetlab.train import list_recipes, load_recipe
+from resnetlab.train.config import RECIPES_DIR, coerce, config_diff, key_help
+
+
+def test_shipped_recipes_load_and_state_their_units():
+    assert {"demo", "paper-cifar", "paper-imagenet"} <= set(list_recipes())
+    for name in list_recipes():
+        cfg = load_recipe(name)
+        assert cfg.recipe == name
+        assert "Units:" in (RECIPES_DIR / f"{name}.yaml").read_text()
+
+
+def test_paper_cifar_is_the_papers_recipe():
+    c = load_recipe("paper-cifar")
+    assert (c.model, c.data, c.batch_size, c.lr, c.momentum, c.weight_decay) == (
+        "resnet20", "cifar10", 128, 0.1, 0.9, 1e-4)
+    assert (c.schedule, c.milestones, c.milestone_unit, c.gamma, c.iters) == (
+        "step", [32000, 48000], "iters", 0.1, 64000)
+    assert c.val_size == 5000 and c.pad == 4 and c.flip and c.normalize == "pixel"
+    assert (c.warmup, c.warmup_lr, c.warmup_iters, c.warmup_until_error, c.warmup_min_depth) == (
+        "constant", 0.01, 400, 80.0, 110)
+    # the optional tricks are all off in the paper's recipes
+    for name in ("paper-cifar", "paper-imagenet"):
+        c = load_recipe(name)
+        assert (c.label_smoothing, c.ema, c.grad_clip, c.wd_exclude, c.nesterov) == (
+            0.0, 0.0, 0.0, [], False)
+
+
+def test_paper_imagenet_plateau_and_fixed_alternative():
+    c = load_recipe("paper-imagenet")
+    assert (c.batch_size, c.lr, c.momentum, c.weight_decay, c.schedule) == (
+        256, 0.1, 0.9, 1e-4, "plateau")
+    step = load_recipe("paper-imagenet", {"schedule": "step", "epochs": 90})
+    assert step.milestone_iters(5005) == [30 * 5005, 60 * 5005]
+    assert step.total_iters(5005) == 90 * 5005
+
+
+def test_demo_uses_the_cpu_friendly_tricks():
+    c = load_recipe("demo")
+    assert c.model == "resnet20" and c.data == "fashion-mnist"
+    assert c.schedule in ("onecycle", "cosine") and c.nesterov and c.label_smoothing > 0
+
+
+def test_command_line_strings_are_parsed_by_type():
+    c = load_recipe("paper-cifar", {"lr": "0.05", "nesterov": "true", "milestones": "100,200",
+                                    "subset": "1000", "warmup_until_error": "null"})
+    assert c.lr == 0.05 and c.nesterov is True and c.milestones == [100, 200]
+    assert c.subset == 1000 and c.warmup_until_error is None
+    assert load_recipe("paper-cifar", {"milestones": "[5, 6]"}).milestones == [5, 6]
+    assert load_recipe("paper-cifar", {"wd_exclude": "norm,bias"}).wd_exclude == ["norm", "bias"]
+
+
+def test_epochs_and_iters_replace_each_other():
+    c = load_recipe("paper-cifar", {"epochs": 2})
+    assert c.iters is None and c.epochs == 2.0 and c.total_iters(351) == 702
+    c = load_recipe("demo", {"iters": 7})
+    assert c.epochs is None and c.total_iters(468) == 7
+    with pytest.raises(ValueError, match="exactly one of iters"):
+        load_recipe("demo", {"iters": 7, "epochs": 2})
+
+
+def test_unknown_key_lists_close_matches():
+    with pytest.raises(ValueError, match="override: unknown key 'learning_rat'"):
+        load_recipe("demo", {"learning_rat": 0.1})
+    with pytest.raises(ValueError, match=r"did you mean .*weight_decay"):
+        load_recipe("demo", {"weight_decy": 0.1})
+
+
+@pytest.mark.parametrize("key,value,match", [
+    ("lr", "fast", "lr takes a number"),
+    ("batch_size", "12.5", "batch_size takes an integer"),
+    ("nesterov", "sometimes", "nesterov takes true or false"),
+    ("milestones", "a,b", "milestones takes a list of integers"),
+    ("model_overrides", "3", "model_overrides takes a mapping"),
+    ("iters", True, "iters takes an integer"),
+])
+def test_wrong_value_type_is_a_clear_error(key, value, match):
+    with pytest.raises(ValueError, match=match):
+        load_recipe("demo", {key: value})
+
+
+@pytest.mark.parametrize("overrides,match", [
+    ({"amp": "fp8"}, "amp='fp8' is not one of"),
+    ({"schedule": "exp"}, "schedule='exp' is not one of"),
+    ({"lr": 0}, "lr must be > 0"),
+    ({"label_smoothing": 1.5}, "label_smoothing"),
+    ({"schedule": "plateau", "val_size": 0}, "val_size > 0"),
+    ({"wd_exclude": ["conv"]}, "wd_exclude item 'conv'"),
+    ({"device": "tpu"}, "device='tpu'"),
+])
+def test_out_of_range_values_are_refused(overrides, match):
+    with pytest.raises(ValueError, match=match):
+        load_recipe("demo", overrides)
+
+
+def test_recipe_files_and_unknown_recipes(tmp_path):
+    good = tmp_path / "mine.yaml"
+    good.write_text("model: resnet8\niters: 5\nlr: 0.01\n")
+    c = load_recipe(good)
+    assert (c.model, c.iters, c.lr, c.recipe) == ("resnet8", 5, 0.01, "mine")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("modle: resnet8\niters: 5\n")
+    with pytest.raises(ValueError, match=r"recipe 'bad': unknown key 'modle'.*model"):
+        load_recipe(bad)
+    with pytest.raises(ValueError, match="did you mean paper-cifar"):
+        load_recipe("paper-cifr")
+    with pytest.raises(FileNotFoundError):
+        load_recipe(tmp_path / "missing.yaml")
+
+
+def test_diff_ignores_runtime_keys_and_key_help_covers_everything():
+    a = load_recipe("demo").to_dict()
+    b = load_recipe("demo", {"device": "cpu", "compile": True, "epochs": 9}).to_dict()
+    assert config_diff(a, b) == [f"epochs: {a['epochs']!r} -> 9.0"]
+    assert {k for k, _, _ in key_help()} == set(a)
+    assert coerce("ema", "0.999") == 0.999
