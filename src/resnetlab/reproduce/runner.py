@@ -70,7 +70,8 @@ def config_dict(config: Any) -> dict[str, Any]:
     raise TypeError(f"cannot hash a training config of type {type(config).__name__}")
 
 
-# How a run is executed, not what it computes (resnetlab.train.config.RUNTIME_KEYS).
+# How a run is executed, not what it computes. Fixed here (not read from resnetlab.train's
+# RUNTIME_KEYS) so that the cache keys of finished runs stay the same across versions.
 RUNTIME_KEYS = ("device", "compile", "data_root", "log_every", "tensorboard", "workers",
                 "threads", "progress")
 
