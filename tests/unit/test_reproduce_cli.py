@@ -74,3 +74,10 @@ def test_same_run_is_shared_between_experiments():
     deg = {s.label: s.overrides for s in degradation.plan(Options(budget="quick"))}
     res = {s.label: s.overrides for s in responses.plan(Options(budget="quick"))}
     assert deg == res
+
+
+def test_default_run_cache_sits_beside_the_report_folder(tmp_path):
+    assert Options().runs_dir("degradation") == Options().runs_dir("responses")
+    rep = tmp_path / "rep"
+    assert Options(out=rep / "deg").runs_dir("degradation") == rep / "runs"
+    assert Options(out=tmp_path, runs=tmp_path / "r").runs_dir("depth") == tmp_path / "r"

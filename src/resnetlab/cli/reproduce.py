@@ -56,7 +56,8 @@ def register(sub) -> None:
     p.add_argument("--depths", help="comma-separated depths to use instead of the defaults")
     p.add_argument("--models", help="responses: comma-separated nets (plain20,resnet110)")
     p.add_argument("--out", help="report folder (default results/EXPERIMENT-DATA-BUDGET)")
-    p.add_argument("--runs", help="run cache shared by experiments (default results/runs)")
+    p.add_argument("--runs", help="run cache, shared by experiments (default: runs/ beside the "
+                   "report folder)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="training config override for every run (repeatable)")
     p.add_argument("--force", action="store_true", help="retrain runs that are cached")

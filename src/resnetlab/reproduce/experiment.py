@@ -51,9 +51,10 @@ class Options:
         tag = Path(self.data).name if Path(self.data).is_dir() else self.data
         return Path(self.out or Path("results") / f"{experiment}-{tag}-{self.budget}")
 
-    def runs_dir(self) -> Path:
-        """Shared by experiments by default, so that a run one needs another reuses."""
-        return Path(self.runs or Path("results") / "runs")
+    def runs_dir(self, experiment: str) -> Path:
+        """RUNS, or a runs/ folder beside the report folder: experiments whose reports are
+        siblings (the default) share one cache, so one reuses the nets another trained."""
+        return Path(self.runs or self.out_dir(experiment).parent / "runs")
 
 
 def seeds_of(opts: Options) -> range:
@@ -92,8 +93,8 @@ def run_experiment(
     out.mkdir(parents=True, exist_ok=True)
     report = Report(module.TITLE, out, opts.command)
     log(f"{name}: {len(specs)} runs, budget {opts.budget}, data {opts.data}, "
-        f"runs in {opts.runs_dir()}")
-    records = execute(specs, opts.runs_dir(), force=opts.force, log=log, **execute_kw)
+        f"runs in {opts.runs_dir(name)}")
+    records = execute(specs, opts.runs_dir(name), force=opts.force, log=log, **execute_kw)
     results = module.analyze(records, opts, report)
     results = {
         "experiment": name,
