@@ -43,7 +43,7 @@ def test_report_embeds_figures_tables_and_provenance(tmp_path):
     assert "![caption](fig.png)" in text and "| x | 1 |" in text
     assert "resnetlab reproduce depth --budget smoke" in text and "torch" in text
     data = json.loads((tmp_path / "results.json").read_text())
-    assert data["rows"] == [1] and data["machine"]["cpus"] >= 1
+    assert data["rows"] == [1] and data["machine"]["cores"] >= 1
 
 
 def test_formatting():

@@ -66,7 +66,8 @@ def table_rows(records: list[RunRecord]) -> list[dict[str, Any]]:
         te, te_sd, _ = stat(runs, final_test_error)
         rows.append({"kind": kind, "depth": depth, "train_error": tr, "train_std": tr_sd,
                      "test_error": te, "test_std": te_sd, "n": n,
-                     "seconds": sum(r.seconds for r in runs)})
+                     "seconds": sum(r.seconds for r in runs),
+                     "images_per_second": runs[0].summary.get("train_images_per_second")})
     return rows
 
 
@@ -107,11 +108,13 @@ def analyze(records: list[RunRecord], opts: Options, report: Report) -> dict[str
                   "iterations; plain nets left, ResNets right.")
     report.section("Final errors (%)")
     report.table(
-        ["net", "depth", "train error", "test error", "training time"],
+        ["net", "depth", "train error", "test error", "training time", "train images/s"],
         [[("plain" if r["kind"] == "plain" else "ResNet"), r["depth"],
           fmt_mean_std(r["train_error"], r["train_std"], r["n"]),
           fmt_mean_std(r["test_error"], r["test_std"], r["n"]),
-          fmt_seconds(r["seconds"])] for r in rows])
+          fmt_seconds(r["seconds"]),
+          "—" if r["images_per_second"] is None else f"{r['images_per_second']:.0f}"]
+         for r in rows])
     report.section("Verdicts", *[f"- {v['claim']}: {v['text']}" for v in judged.values()],
                    "A claim *holds* when the deepest net differs from the shallowest in the "
                    "claimed direction by more than the tolerance shown (0.5 points, widened "

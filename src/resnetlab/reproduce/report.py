@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shlex
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-import torch
 
 from resnetlab.checkpoint import atomic_write_text, versions
 
@@ -52,20 +49,23 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
 
 
 def machine() -> dict[str, Any]:
-    """Where the numbers came from: host, CPU/GPU, threads, load, versions."""
-    info: dict[str, Any] = {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "versions": versions(),
-    }
+    """Where the numbers came from: the training engine's hardware line, load, versions."""
+    from resnetlab.train.runtime import machine as hardware
+
+    info: dict[str, Any] = {**hardware(), "versions": versions()}
     try:
         info["load_average"] = [round(x, 2) for x in os.getloadavg()]
     except OSError:
         pass
     return info
+
+
+def runs_line(runs: Sequence[dict[str, Any]]) -> str:
+    trained = sum(r["status"] != "cached" for r in runs)
+    total = sum(r["seconds"] for r in runs)
+    return (f"{len(runs)} ({trained} trained or resumed by this command, "
+            f"{len(runs) - trained} read from the cache); their training time "
+            f"{fmt_seconds(total)}")
 
 
 def command_line(argv: Sequence[str] | None = None) -> str:
@@ -113,14 +113,14 @@ class Report:
                   if self.cached_runs else ""),
                  "## Provenance\n",
                  markdown_table(["", ""], [
-                     ["machine", f"{info['platform']}, {info['processor']}, "
-                                 f"{info['cpus']} CPUs"],
-                     ["accelerator", info.get("cuda") or "none (CPU)"],
+                     ["machine", f"{info['cpu']}, {info['cores']} cores, {info['platform']}"],
+                     ["accelerator", info.get("gpu") or "none (CPU)"],
                      ["torch threads", info["torch_threads"]],
                      ["load average at the end", " / ".join(
                          str(x) for x in info.get("load_average", [])) or "—"],
                      ["versions", ", ".join(f"{k} {v[k]}" for k in sorted(v))],
-                     ["time taken", f"{elapsed / 60:.1f} min ({elapsed:.0f} s)"],
+                     ["time taken by this command", fmt_seconds(elapsed)],
+                     *([["runs", runs_line(results["runs"])]] if results.get("runs") else []),
                      ["date", time.strftime("%Y-%m-%d %H:%M %Z",
                                             time.localtime(results.get("finished",
                                                                        time.time())))],
