@@ -96,7 +96,7 @@ def analyze(records: list[RunRecord], opts: Options, report: Report) -> dict[str
     res = {d: mean_of[m] for m, (k, d) in kinds.items() if k == "resnet"}
     if len(res) >= 2:
         v = trend(res, "down", "Deeper ResNets have smaller responses", "mean response std",
-                  tolerance=RELATIVE_TOLERANCE * res[min(res)], unit="")
+                  tolerance=RELATIVE_TOLERANCE * res[min(res)], unit="", digits=3)
         verdicts["resnet_depth"] = v.to_dict()
         verdict_lines.append(f"- {v.claim}: {v.text}")
     report.section("Verdicts", *verdict_lines,

@@ -40,6 +40,7 @@ def trend(
     tolerance: float = 0.5,
     stds: Mapping[int, float | None] | None = None,
     unit: str = " points",
+    digits: int = 2,
 ) -> Verdict:
     """Judge `claim` that `what` goes `expect` ("up" or "down") from the shallowest to the
     deepest net. It holds when the end-to-end difference is in that direction by more than
@@ -65,8 +66,9 @@ def trend(
     else:
         status = "inconclusive"
     word = {"holds": "Yes", "reversed": "No, the opposite", "inconclusive": "Not shown"}[status]
-    bound = f"above +{tol:.2f}" if sign > 0 else f"below -{tol:.2f}"
-    text = (f"**{word}.** {what} at depth {hi}: {values[hi]:.2f} vs {values[lo]:.2f} at depth "
-            f"{lo} ({diff:+.2f}{unit}; the claim needs a change {bound}). "
+    d = digits
+    bound = f"above +{tol:.{d}f}" if sign > 0 else f"below -{tol:.{d}f}"
+    text = (f"**{word}.** {what} at depth {hi}: {values[hi]:.{d}f} vs {values[lo]:.{d}f} at "
+            f"depth {lo} ({diff:+.{d}f}{unit}; the claim needs a change {bound}). "
             f"{agree} of {len(pairs)} depth pairs go the claimed way.")
     return Verdict(claim, status, lo, hi, diff, tol, agree, len(pairs), text)
