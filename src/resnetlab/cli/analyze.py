@@ -1,0 +1,71 @@
+"""`resnetlab analyze gradients|responses`: measurements on networks, with a figure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from resnetlab.reproduce.report import command_line, markdown_table
+
+
+def run_gradients(args) -> int:
+    from resnetlab.reproduce.gradients import analyze_gradients, table
+
+    torch_threads(args.threads)
+    out = Path(args.out or f"results/gradients-{args.data}")
+    path, profiles = analyze_gradients(args.models, out, data=args.data, steps=args.steps,
+                                       batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                                       root=args.data_root, command=command_line())
+    print(markdown_table(*table(profiles)))
+    print(f"\nreport: {path}")
+    return 0
+
+
+def run_responses(args) -> int:
+    from resnetlab.analysis.responses import dataset_stds, sorted_stds
+
+    torch_threads(args.threads)
+    for model in args.models:
+        stds = dataset_stds(model, args.data, root=args.data_root, kind=args.kind,
+                            limit=args.limit)
+        values = list(stds.values())
+        print(f"{model}: {len(values)} layers, mean std {sum(values) / len(values):.4f}")
+        print("  by layer: " + " ".join(f"{v:.3f}" for v in values))
+        print("  sorted:   " + " ".join(f"{v:.3f}" for v in sorted_stds(values)))
+    return 0
+
+
+def torch_threads(n: int | None) -> None:
+    if n:
+        import torch
+
+        torch.set_num_threads(n)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("analyze", help="gradient norms and layer responses of networks")
+    asub = p.add_subparsers(dest="analysis", metavar="WHAT", required=True)
+
+    g = asub.add_parser("gradients", help="gradient norm per conv at init and after k steps")
+    g.add_argument("models", nargs="+", metavar="MODEL",
+                   help="registry names (plain56 resnet56) or trained model files")
+    g.add_argument("--data", default="synthetic",
+                   help="cifar10, cifar100, fashion-mnist, mnist or synthetic (default)")
+    g.add_argument("--data-root", help="where the data set lies (default: found or fetched)")
+    g.add_argument("--steps", type=int, default=50, help="SGD steps before the second look")
+    g.add_argument("--batch-size", type=int, default=128)
+    g.add_argument("--lr", type=float, default=0.1)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--threads", type=int, help="torch CPU threads")
+    g.add_argument("--out", help="folder for report.md, gradients.png, results.json "
+                   "(default results/gradients-DATA)")
+    g.set_defaults(func=run_gradients)
+
+    r = asub.add_parser("responses", help="std of every 3x3 layer's response (Fig. 7)")
+    r.add_argument("models", nargs="+", metavar="MODEL", help="model files or run folders")
+    r.add_argument("--data", required=True, help="cifar10, cifar100, fashion-mnist or mnist")
+    r.add_argument("--data-root")
+    r.add_argument("--kind", choices=("3x3", "branch"), default="3x3",
+                   help="3x3: every 3x3 layer (the paper's); branch: each block's F(x)")
+    r.add_argument("--limit", type=int, help="use only the first N test images")
+    r.add_argument("--threads", type=int)
+    r.set_defaults(func=run_responses)

@@ -1,0 +1,65 @@
+"""`resnetlab reproduce degradation|shortcuts|depth|responses`: the paper's experiments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from resnetlab.reproduce.budgets import BUDGETS
+from resnetlab.reproduce.experiment import EXPERIMENTS, Options, run_experiment
+from resnetlab.reproduce.report import command_line
+
+
+def parse_set(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set takes key=value (e.g. --set amp=off), got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def parse_depths(text: str | None) -> tuple[int, ...] | None:
+    if not text:
+        return None
+    try:
+        return tuple(int(d) for d in text.split(",") if d.strip())
+    except ValueError:
+        raise ValueError(f"--depths takes comma-separated integers (20,56), got {text!r}"
+                         ) from None
+
+
+def run(args) -> int:
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    opts = Options(data=args.data, budget=args.budget, seeds=args.seeds,
+                   out=Path(args.out) if args.out else None,
+                   runs=Path(args.runs) if args.runs else None,
+                   depths=parse_depths(args.depths),
+                   models=tuple(m.strip() for m in args.models.split(",") if m.strip())
+                   if args.models else None, force=args.force,
+                   extra=parse_set(args.set), command=command_line())
+    run_experiment(args.experiment, opts)
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("reproduce", help="run one of the paper's experiments, with a report")
+    p.add_argument("experiment", choices=EXPERIMENTS)
+    p.add_argument("--data", default="fashion-mnist",
+                   help="cifar10, cifar100, fashion-mnist (default), mnist, or an image folder")
+    p.add_argument("--budget", choices=list(BUDGETS), default="quick",
+                   help="; ".join(f"{b.name}: {b.about}" for b in BUDGETS.values()))
+    p.add_argument("--seeds", type=int, default=1, help="runs per configuration (mean ± std)")
+    p.add_argument("--depths", help="comma-separated depths to use instead of the defaults")
+    p.add_argument("--models", help="responses: comma-separated nets (plain20,resnet110)")
+    p.add_argument("--out", help="report folder (default results/EXPERIMENT-DATA-BUDGET)")
+    p.add_argument("--runs", help="run cache, shared by experiments (default: runs/ beside the "
+                   "report folder)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="training config override for every run (repeatable)")
+    p.add_argument("--force", action="store_true", help="retrain runs that are cached")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.set_defaults(func=run)

@@ -1,0 +1,90 @@
+"""How long each experiment trains: smoke (seconds, for tests), quick (CPU), paper (GPU).
+
+Budgets are data: iterations, batch, learning-rate milestones as fractions of the run, how
+often to evaluate. They turn into resnetlab.train config overrides; everything else is
+the paper-cifar recipe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DATASETS = ("cifar10", "cifar100", "fashion-mnist", "mnist")
+
+
+@dataclass(frozen=True)
+class Budget:
+    name: str
+    iters: int
+    batch_size: int
+    milestones: tuple[float, ...]  # fractions of iters where lr is divided by 10
+    evals: int  # test-set evaluations over the run (the last at the final iteration)
+    subset: int | None  # training images (None: the whole training set)
+    checkpoint_every: int
+    log_every: int  # iterations per logged training-error point
+    about: str
+
+
+BUDGETS: dict[str, Budget] = {
+    b.name: b
+    for b in (
+        Budget("smoke", iters=4, batch_size=16, milestones=(0.5, 0.75), evals=1, subset=128,
+               checkpoint_every=2, log_every=1,
+               about="seconds; tiny nets and subsets; proves the path works"),
+        Budget("quick", iters=300, batch_size=128, milestones=(0.5, 0.75), evals=2,
+               subset=None, checkpoint_every=100, log_every=10,
+               about="minutes on a CPU; shows the qualitative result"),
+        Budget("paper", iters=64000, batch_size=128, milestones=(0.5, 0.75), evals=32,
+               subset=None, checkpoint_every=2000, log_every=100,
+               about="the paper's schedule: lr 0.1, /10 at 32k and 48k, stop at 64k (GPU)"),
+    )
+}
+
+
+def get_budget(name: str) -> Budget:
+    if name not in BUDGETS:
+        raise ValueError(f"unknown budget {name!r}: use one of {', '.join(BUDGETS)}")
+    return BUDGETS[name]
+
+
+def data_overrides(data: str) -> dict[str, Any]:
+    """--data NAME or a folder of class sub-folders -> the config's data keys."""
+    if data in DATASETS:
+        return {"data": data}
+    path = Path(data)
+    if path.is_dir():
+        return {"data": "folder", "data_root": str(path)}
+    raise ValueError(f"unknown data {data!r}: use one of {', '.join(DATASETS)} or a folder "
+                     "of class sub-folders (that folder does not exist)")
+
+
+def is_folder(data: str) -> bool:
+    return data not in DATASETS
+
+
+def run_overrides(budget: Budget, data: str, model: str, seed: int = 0,
+                  model_overrides: dict[str, Any] | None = None,
+                  extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Config overrides of one run: the budget's schedule, the model, the data, the seed."""
+    iters = budget.iters
+    out: dict[str, Any] = {
+        "model": model,
+        "model_overrides": dict(model_overrides or {}),
+        **data_overrides(data),
+        "iters": iters,
+        "batch_size": budget.batch_size,
+        "schedule": "step",
+        "milestone_unit": "iters",
+        "milestones": [round(f * iters) for f in budget.milestones],
+        "eval_every": max(1, iters // budget.evals),
+        "eval_test": True,
+        "checkpoint_every": budget.checkpoint_every,
+        "log_every": budget.log_every,
+        "subset": budget.subset,
+        "val_size": 0,
+        "seed": seed,
+    }
+    out.update(extra or {})
+    return out

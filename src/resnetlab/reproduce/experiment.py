@@ -1,0 +1,122 @@
+"""What every experiment shares: its options, running its plan, grouping runs over seeds."""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from resnetlab.reproduce.budgets import Budget, get_budget
+from resnetlab.reproduce.report import Report
+from resnetlab.reproduce.runner import RunRecord, RunSpec, execute
+from resnetlab.reproduce.verdicts import mean_std
+
+EXPERIMENTS = ("degradation", "shortcuts", "depth", "responses")
+
+
+@dataclass
+class Options:
+    """An experiment's settings: data, budget, seeds, where to write, what to vary."""
+
+    data: str = "fashion-mnist"
+    budget: str = "quick"
+    seeds: int = 1
+    out: Path | None = None
+    runs: Path | None = None
+    depths: tuple[int, ...] | None = None
+    models: tuple[str, ...] | None = None  # responses: the exact nets to compare
+    force: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)  # config overrides for every run
+    command: str | None = None
+
+    def __post_init__(self) -> None:
+        get_budget(self.budget)
+        if self.seeds < 1:
+            raise ValueError(f"--seeds must be >= 1, got {self.seeds}")
+        if self.models:
+            from resnetlab.models.registry import get_spec
+
+            for m in self.models:
+                if get_spec(m).family != "cifar":
+                    raise ValueError(f"{m} is not a CIFAR-style net (plainN / resnetN)")
+
+    @property
+    def plan_budget(self) -> Budget:
+        return get_budget(self.budget)
+
+    def out_dir(self, experiment: str) -> Path:
+        tag = Path(self.data).name if Path(self.data).is_dir() else self.data
+        return Path(self.out or Path("results") / f"{experiment}-{tag}-{self.budget}")
+
+    def runs_dir(self, experiment: str) -> Path:
+        """RUNS, or a runs/ folder beside the report folder: experiments whose reports are
+        siblings (the default) share one cache, so one reuses the nets another trained."""
+        return Path(self.runs or self.out_dir(experiment).parent / "runs")
+
+
+def seeds_of(opts: Options) -> range:
+    return range(opts.seeds)
+
+
+def label(model: str, seed: int, variant: str = "") -> str:
+    return f"{model}{'-' + variant if variant else ''}-s{seed}"
+
+
+def group(records: list[RunRecord], *keys: str) -> dict[tuple, list[RunRecord]]:
+    """Records grouped by their tags (e.g. ("kind", "depth")), seeds pooled, plan order."""
+    out: dict[tuple, list[RunRecord]] = {}
+    for r in records:
+        out.setdefault(tuple(r.spec.tags[k] for k in keys), []).append(r)
+    return out
+
+
+def stat(records: list[RunRecord], fn: Callable[[RunRecord], float | None]
+         ) -> tuple[float | None, float | None, int]:
+    values = [v for v in (fn(r) for r in records) if v is not None]
+    mean, std = mean_std(values)
+    return mean, std, len(values)
+
+
+def run_experiment(
+    name: str, opts: Options, log: Callable[[str], None] = print, **execute_kw: Any
+) -> tuple[Path, dict[str, Any]]:
+    """Plan, train (or read back) every run, analyse, and write report.md + results.json."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}: use one of {', '.join(EXPERIMENTS)}")
+    module = importlib.import_module(f"resnetlab.reproduce.{name}")
+    t0 = time.time()
+    specs: list[RunSpec] = module.plan(opts)
+    out = opts.out_dir(name)
+    out.mkdir(parents=True, exist_ok=True)
+    report = Report(module.TITLE, out, opts.command)
+    log(f"{name}: {len(specs)} runs, budget {opts.budget}, data {opts.data}, "
+        f"runs in {opts.runs_dir(name)}")
+    records = execute(specs, opts.runs_dir(name), force=opts.force, log=log, **execute_kw)
+    results = module.analyze(records, opts, report)
+    results = {
+        "experiment": name,
+        "data": opts.data,
+        "budget": opts.budget,
+        "seeds": opts.seeds,
+        "runs": [{"label": r.spec.label, "tags": r.spec.tags, "dir": str(r.out_dir),
+                  "status": r.status, "seconds": r.seconds} for r in records],
+        **results,
+        "seconds": time.time() - t0,
+    }
+    path = report.write(results)
+    log(f"{name}: report in {path}")
+    return path, results
+
+
+def budget_paragraph(opts: Options) -> str:
+    b = opts.plan_budget
+    subset = f"{b.subset} training images" if b.subset else "the whole training set"
+    extra = "".join(f", {k}={v}" for k, v in sorted(opts.extra.items()))
+    return (f"Budget **{b.name}** ({b.about}): {b.iters} iterations of batch {b.batch_size} "
+            f"on {subset} of **{opts.data}**, lr divided by 10 at "
+            f"{', '.join(str(round(f * b.iters)) for f in b.milestones)}, test error measured "
+            f"{b.evals} time(s); {opts.seeds} seed(s); the rest is the paper-cifar recipe"
+            f"{extra}.")

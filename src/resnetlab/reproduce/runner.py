@@ -1,0 +1,168 @@
+"""The run cache: every training run of an experiment in RUNS/<label>-<config hash>/.
+
+A folder whose summary.json says "complete" is read back, not retrained; a folder cut off
+half way is handed to resnetlab.train.fit with resume=True, which continues it exactly.
+The hash covers the whole resolved training config, so a changed recipe is a new run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+Point = tuple[int, float]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run an experiment needs: recipe + overrides, and tags for the tables."""
+
+    label: str
+    overrides: dict[str, Any]
+    tags: dict[str, Any] = field(default_factory=dict)
+    recipe: str = "paper-cifar"
+
+
+@dataclass
+class RunRecord:
+    spec: RunSpec
+    out_dir: Path
+    status: str  # "cached", "resumed" or "trained"
+    summary: dict[str, Any]
+    metrics: list[dict[str, Any]]
+    seconds: float
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def curve(self, key: str) -> list[Point]:
+        return [(int(r["iter"]), float(r[key])) for r in self.metrics
+                if r.get(key) is not None]
+
+    def final(self, key: str) -> float | None:
+        """The final model's value of key: summary.json "final", else the last logged one."""
+        value = (self.summary.get("final") or {}).get(key)
+        if value is not None:
+            return float(value)
+        points = self.curve(key)
+        return points[-1][1] if points else None
+
+    def tail_mean(self, key: str, frac: float = 0.1) -> float | None:
+        """Mean of key over the last frac of training: a steadier "final training error"."""
+        points = self.curve(key)
+        if not points:
+            return None
+        start = points[-1][0] * (1 - frac)
+        tail = [v for i, v in points if i >= start] or [points[-1][1]]
+        return sum(tail) / len(tail)
+
+
+def config_dict(config: Any) -> dict[str, Any]:
+    if dataclasses.is_dataclass(config):
+        return dataclasses.asdict(config)
+    if isinstance(config, dict):
+        return dict(config)
+    raise TypeError(f"cannot hash a training config of type {type(config).__name__}")
+
+
+# How a run is executed, not what it computes. Fixed here (not read from resnetlab.train's
+# RUNTIME_KEYS) so that the cache keys of finished runs stay the same across versions.
+RUNTIME_KEYS = ("device", "compile", "data_root", "log_every", "tensorboard", "workers",
+                "threads", "progress")
+
+
+def config_key(config: Any) -> str:
+    """Hash of everything in the config that changes the result."""
+    values = config_dict(config)
+    runtime = set(RUNTIME_KEYS) - ({"data_root"} if values.get("data") == "folder" else set())
+    values = {k: v for k, v in values.items() if k not in runtime}
+    text = json.dumps(values, sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:10]
+
+
+def run_folder(runs_dir: str | Path, spec: RunSpec, config: Any) -> Path:
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", spec.label).strip("-") or "run"
+    return Path(runs_dir) / f"{slug}-{config_key(config)}"
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: corrupt JSON ({e}); delete the run folder to retrain it"
+                         ) from e
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    if not path.is_file():
+        return rows
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{n}: corrupt metrics row ({e}); delete the run "
+                                 "folder to retrain it") from e
+    return rows
+
+
+def is_complete(out_dir: Path) -> bool:
+    summary = out_dir / "summary.json"
+    return summary.is_file() and read_json(summary).get("status") == "complete"
+
+
+def _default_build(spec: RunSpec) -> Any:
+    from resnetlab.train import load_recipe
+
+    return load_recipe(spec.recipe, dict(spec.overrides))
+
+
+def _default_fit(config: Any, out_dir: Path, resume: bool, force: bool) -> Any:
+    from resnetlab.train import fit
+
+    return fit(config, out_dir, resume=resume, force=force)
+
+
+def execute(
+    specs: Sequence[RunSpec],
+    runs_dir: str | Path,
+    *,
+    force: bool = False,
+    build: Callable[[RunSpec], Any] | None = None,
+    fit: Callable[..., Any] | None = None,
+    log: Callable[[str], None] = print,
+) -> list[RunRecord]:
+    """Run (or read back) every spec in order; returns one record per spec."""
+    build = build or _default_build
+    fit = fit or _default_fit
+    records = []
+    for i, spec in enumerate(specs, 1):
+        config = build(spec)
+        out_dir = run_folder(runs_dir, spec, config)
+        head = f"[{i}/{len(specs)}] {spec.label}"
+        if not force and is_complete(out_dir):
+            status = "cached"
+            log(f"{head}: complete in {out_dir}, skipped")
+        else:
+            status = "resumed" if (out_dir / "metrics.jsonl").is_file() and not force \
+                else "trained"
+            log(f"{head}: {'resuming' if status == 'resumed' else 'training'} in {out_dir}")
+            t0 = time.time()
+            fit(config, out_dir, resume=not force, force=force)
+            if not is_complete(out_dir):
+                raise RuntimeError(f"{out_dir}: training returned but summary.json does not "
+                                   "say complete")
+            log(f"{head}: done in {time.time() - t0:.0f} s")
+        summary = read_json(out_dir / "summary.json")
+        metrics = read_metrics(out_dir / "metrics.jsonl")
+        seconds = float(summary.get("time_seconds") or (metrics[-1].get("wall_time", 0.0)
+                                                         if metrics else 0.0))
+        records.append(RunRecord(spec, out_dir, status, summary, metrics, seconds,
+                                 config_dict(config)))
+    return records

@@ -1,0 +1,91 @@
+"""Every experiment end to end on real Fashion-MNIST at the smoke budget: runs trained by
+resnetlab.train, cached across experiments, reports with figures and verdicts written."""
+
+import gzip
+import json
+import struct
+
+import numpy as np
+import pytest
+
+from resnetlab.cli import main
+from resnetlab.data import load_dataset, stratified_subset
+from resnetlab.reproduce.experiment import Options, run_experiment
+
+pytestmark = pytest.mark.slow
+SIZES = {"train": 256, "t10k": 200}  # images per split of the small real copy
+
+
+def _idx(arr: np.ndarray) -> bytes:
+    head = bytes([0, 0, 0x08, arr.ndim]) + b"".join(struct.pack(">I", d) for d in arr.shape)
+    return gzip.compress(head + arr.astype(np.uint8).tobytes())
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    """A stratified slice of the real Fashion-MNIST in its official IDX files: the test set
+    of 10k images would make every smoke run's evaluation cost seconds."""
+    root = tmp_path_factory.mktemp("data")
+    folder = root / "fashion-mnist"
+    folder.mkdir()
+    for prefix, split in (("train", "train"), ("t10k", "test")):
+        ds = stratified_subset(load_dataset("fashion-mnist", split), SIZES[prefix])
+        (folder / f"{prefix}-images-idx3-ubyte.gz").write_bytes(_idx(ds.images[:, 0].numpy()))
+        (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(_idx(ds.labels.numpy()))
+    return root
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    return tmp_path_factory.mktemp("runs")
+
+
+def _opts(tmp_path, runs, data_root, **kw):
+    return Options(data="fashion-mnist", budget="smoke", out=tmp_path / "out", runs=runs,
+                   extra={"threads": 2, "progress": "off", "tensorboard": False,
+                          "data_root": str(data_root)}, **kw)
+
+
+def test_degradation_cli_end_to_end_then_cached(tmp_path, runs, data_root, capsys):
+    out = tmp_path / "deg"
+    argv = ["reproduce", "degradation", "--budget", "smoke", "--data", "fashion-mnist",
+            "--out", str(out), "--runs", str(runs), "--set", "threads=2",
+            "--set", "progress=off", "--set", "tensorboard=false",
+            "--set", f"data_root={data_root}"]
+    assert main(argv) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert [r["status"] for r in results["runs"]] == ["trained"] * 4
+    assert {(r["kind"], r["depth"]) for r in results["rows"]} == {
+        ("plain", 8), ("plain", 14), ("resnet", 8), ("resnet", 14)}
+    assert all(0 <= r["test_error"] <= 100 for r in results["rows"])
+    assert set(results["verdicts"]) == {"plain_train", "resnet_train", "resnet_test"}
+    report = (out / "report.md").read_text()
+    assert "![" in report and "degradation.png" in report and "## Verdicts" in report
+    assert (out / "degradation.png").stat().st_size > 5000
+    capsys.readouterr()
+    assert main(argv) == 0
+    again = json.loads((out / "results.json").read_text())
+    assert [r["status"] for r in again["runs"]] == ["cached"] * 4
+    assert again["rows"] == results["rows"]
+
+
+def test_depth_reuses_cached_runs(tmp_path, runs, data_root):
+    _, results = run_experiment("depth", _opts(tmp_path, runs, data_root), log=lambda s: None)
+    assert [r["status"] for r in results["runs"]] == ["cached", "cached"]
+    assert [r["params"] for r in results["rows"]][0] < results["rows"][1]["params"]
+    assert (tmp_path / "out" / "depth.png").is_file()
+
+
+def test_shortcuts_table(tmp_path, runs, data_root):
+    _, results = run_experiment("shortcuts", _opts(tmp_path, runs, data_root), log=lambda s: None)
+    params = {r["option"]: r["params"] for r in results["rows"]}
+    assert params["A"] < params["B"] < params["C"]
+    assert "| A |" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_responses_measured_on_the_test_set(tmp_path, runs, data_root):
+    _, results = run_experiment("responses", _opts(tmp_path, runs, data_root), log=lambda s: None)
+    assert [r["status"] for r in results["runs"]] == ["cached"] * 4
+    assert len(results["stds"]["plain14"]) == len(results["stds"]["resnet14"]) == 13
+    assert all(v > 0 for s in results["stds"].values() for v in s.values())
+    assert "resnet14_vs_plain14" in results["verdicts"]

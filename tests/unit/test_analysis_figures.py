@@ -1,0 +1,53 @@
+"""Figures are real PNGs written atomically; reports embed them and state provenance."""
+
+import json
+
+from PIL import Image
+
+from resnetlab.analysis.figures import (
+    comparison_figure,
+    depth_figure,
+    gradients_figure,
+    responses_figure,
+)
+from resnetlab.reproduce.report import Report, fmt_mean_std, markdown_table
+
+
+def _png(path):
+    with Image.open(path) as im:
+        assert im.format == "PNG" and im.size[0] > 300
+    assert not list(path.parent.glob(".*.tmp"))
+
+
+def test_all_figures_write_pngs(tmp_path):
+    curve = {"label": "plain-20", "depth": 20, "train": [(0, 90.0), (100, 40.0)],
+             "test": [(100, 45.0)]}
+    _png(comparison_figure([("plain", [curve]), ("ResNet", [{**curve, "label": "ResNet-20"}])],
+                           tmp_path / "a.png"))
+    _png(responses_figure({"plain-20": [1.0, 0.5, 0.7], "ResNet-20": [0.4, 0.3, 0.2]},
+                          tmp_path / "b.png"))
+    _png(gradients_figure([{"name": "plain8", "residual": False, "steps": 2,
+                            "init": [1.0, 0.5], "after": [0.9, 0.4]}], tmp_path / "c.png"))
+    _png(depth_figure([{"depth": 20, "mean": 8.0, "std": None, "reference": 8.75},
+                       {"depth": 56, "mean": 7.0, "std": 0.2, "reference": 6.97}],
+                      tmp_path / "d.png"))
+
+
+def test_report_embeds_figures_tables_and_provenance(tmp_path):
+    r = Report("T", tmp_path, command="resnetlab reproduce depth --budget smoke")
+    r.section("Results", "some text")
+    r.table(["a", "b"], [["x", 1]])
+    r.figure(tmp_path / "fig.png", "caption")
+    path = r.write({"rows": [1]})
+    text = path.read_text()
+    assert "![caption](fig.png)" in text and "| x | 1 |" in text
+    assert "resnetlab reproduce depth --budget smoke" in text and "torch" in text
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["rows"] == [1] and data["machine"]["cores"] >= 1
+
+
+def test_formatting():
+    assert fmt_mean_std(None, None, 0) == "—"
+    assert fmt_mean_std(7.123, 0.2, 3) == "7.12 ± 0.20 (n=3)"
+    assert fmt_mean_std(7.123, None, 1) == "7.12"
+    assert markdown_table(["a", "b"], [[1, 2]]).splitlines()[1] == "| :--- | ---: |"

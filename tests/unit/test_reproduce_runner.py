@@ -1,0 +1,96 @@
+"""The run cache: complete runs are skipped, half-done runs resumed, configs hashed."""
+
+import json
+
+import pytest
+
+from resnetlab.reproduce.runner import (
+    RunSpec,
+    config_key,
+    execute,
+    read_metrics,
+    run_folder,
+)
+
+
+class FakeFit:
+    """Stands in for resnetlab.train.fit: writes metrics and, if it finishes, the summary."""
+
+    def __init__(self, finish=True):
+        self.calls = []
+        self.finish = finish
+
+    def __call__(self, config, out_dir, resume, force):
+        self.calls.append((config["model"], resume, force))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        rows = [{"iter": i, "train_error": 50.0 - i, "test_error": 60.0 - i if i % 2 else None}
+                for i in (1, 2, 3)]
+        (out_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        if self.finish:
+            (out_dir / "summary.json").write_text(json.dumps({"status": "complete",
+                                                              "time_seconds": 1.5,
+                                                              "final": {"test_error": 56.5}}))
+
+
+def build(spec):
+    return {"model": spec.overrides["model"], "iters": 3}
+
+
+SPECS = [RunSpec("plain8-s0", {"model": "plain8"}), RunSpec("resnet8-s0", {"model": "resnet8"})]
+
+
+def test_trains_then_skips_complete_runs(tmp_path):
+    fit = FakeFit()
+    logs = []
+    first = execute(SPECS, tmp_path, build=build, fit=fit, log=logs.append)
+    assert [r.status for r in first] == ["trained", "trained"]
+    assert len(fit.calls) == 2
+    second = execute(SPECS, tmp_path, build=build, fit=fit, log=logs.append)
+    assert [r.status for r in second] == ["cached", "cached"]
+    assert len(fit.calls) == 2
+    assert second[0].seconds == 1.5
+    assert second[0].curve("test_error") == [(1, 59.0), (3, 57.0)]
+    assert second[0].final("test_error") == 56.5
+    assert second[0].final("train_error") == 47.0
+    assert any("skipped" in line for line in logs)
+
+
+def test_half_done_run_is_resumed(tmp_path):
+    with pytest.raises(RuntimeError, match="does not say complete"):
+        execute(SPECS[:1], tmp_path, build=build, fit=FakeFit(finish=False), log=print)
+    fit = FakeFit()
+    (record,) = execute(SPECS[:1], tmp_path, build=build, fit=fit, log=print)
+    assert record.status == "resumed" and fit.calls == [("plain8", True, False)]
+
+
+def test_force_retrains(tmp_path):
+    fit = FakeFit()
+    execute(SPECS[:1], tmp_path, build=build, fit=fit, log=print)
+    (record,) = execute(SPECS[:1], tmp_path, build=build, fit=fit, force=True, log=print)
+    assert record.status == "trained" and fit.calls[-1] == ("plain8", False, True)
+
+
+def test_changed_config_is_a_new_folder_runtime_keys_are_not(tmp_path):
+    spec = SPECS[0]
+    a = run_folder(tmp_path, spec, {"model": "plain8", "iters": 3, "device": "cpu"})
+    b = run_folder(tmp_path, spec, {"model": "plain8", "iters": 4, "device": "cpu"})
+    c = run_folder(tmp_path, spec, {"model": "plain8", "iters": 3, "device": "cuda"})
+    assert a != b and a == c and a.name.startswith("plain8-s0-")
+    assert config_key({"a": 1, "b": 2}) == config_key({"b": 2, "a": 1})
+
+
+def test_corrupt_files_are_named(tmp_path):
+    (tmp_path / "metrics.jsonl").write_text('{"iter": 1}\n{"iter": \n')
+    with pytest.raises(ValueError, match="metrics.jsonl:2"):
+        read_metrics(tmp_path / "metrics.jsonl")
+    folder = run_folder(tmp_path, SPECS[0], build(SPECS[0]))
+    folder.mkdir()
+    (folder / "summary.json").write_text("{oops")
+    with pytest.raises(ValueError, match="summary.json: corrupt"):
+        execute(SPECS[:1], tmp_path, build=build, fit=FakeFit(), log=print)
+
+
+def test_tail_mean(tmp_path):
+    (record,) = execute(SPECS[:1], tmp_path, build=build, fit=FakeFit(), log=print)
+    assert record.tail_mean("train_error", frac=0.5) == pytest.approx((48 + 47) / 2)
+    assert record.tail_mean("missing") is None
