@@ -96,3 +96,18 @@ def test_export_meta_of_foreign_files_is_refused(tmp_path):
         read_export_meta(bad)
     with pytest.raises(FileNotFoundError):
         read_export_meta(tmp_path / "missing.onnx")
+
+
+def test_real_images_join_the_check(r8, tmp_path):
+    from PIL import Image
+
+    for i in range(3):
+        Image.fromarray(np.full((40, 30), 60 * i, np.uint8)).save(tmp_path / f"{i}.png")
+    report = export_model(r8, tmp_path / "m.pt", "torchscript", images=[tmp_path])
+    real = [c for c in report.checks if c.inputs == "given images"]
+    assert len(real) == 1 and real[0].batch == 32 and real[0].passed  # tiled to 32
+    report = export_model(r8, tmp_path / "s.pt2", "exported-program", images=[tmp_path],
+                          dynamic_batch=False, batch_size=2)
+    assert {c.batch for c in report.checks} == {2}
+    with pytest.raises(ValueError, match="no such file"):
+        export_model(r8, tmp_path / "x.pt", "torchscript", images=[tmp_path / "nope.png"])

@@ -113,7 +113,8 @@ def export_model(
         info.update(WRITERS[fmt](target, example, tmp, export_meta, dynamic_batch, opset))
         if not verify:
             return
-        inputs = check_inputs(pre, batches, meta, images)
+        inputs = check_inputs(pre, batches, meta, images,
+                              real_batch=32 if dynamic_batch else batch_size)
         checks.extend(compare(exported_runner(tmp, fmt), model, inputs, tolerance))
         bad = [c for c in checks if not c.passed]
         if bad:

@@ -83,8 +83,12 @@ def check_inputs(
     meta: dict[str, Any],
     images: Sequence[str | Path] | None = None,
     seed: int = 0,
+    real_batch: int = 32,
 ) -> list[tuple[str, np.ndarray]]:
-    """(label, float32 batch) pairs covering every batch size and every kind of input."""
+    """(label, float32 batch) pairs covering every batch size and every kind of input.
+
+    Real images (the given files, else the model's test set) form one batch of real_batch,
+    tiled when there are fewer (a static-batch export needs exactly its batch size)."""
     c, h, w = pre.channels, pre.height, pre.width
     rng = np.random.default_rng(seed)
     out = []
@@ -98,11 +102,10 @@ def check_inputs(
             raise ValueError(f"{errors[0]['path']}: {errors[0]['error']}")
         real, label = np.stack([pre.load(p) for p in paths]), "given images"
     else:
-        real, label = dataset_images(meta, max(batches), pre), f"{meta.get('dataset')} test"
+        real, label = dataset_images(meta, real_batch, pre), f"{meta.get('dataset')} test"
     if real is not None:
-        b = max(batches)
-        reps = -(-b // len(real))
-        out.append((label, np.concatenate([real] * reps)[:b].astype(np.float32)))
+        reps = -(-real_batch // len(real))
+        out.append((label, np.concatenate([real] * reps)[:real_batch].astype(np.float32)))
     return out
 
 
