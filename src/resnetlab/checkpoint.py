@@ -27,6 +27,7 @@ def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
         write(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
@@ -43,6 +44,12 @@ def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
     except OSError:
         pass
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
