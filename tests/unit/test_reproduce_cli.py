@@ -81,3 +81,14 @@ def test_default_run_cache_sits_beside_the_report_folder(tmp_path):
     rep = tmp_path / "rep"
     assert Options(out=rep / "deg").runs_dir("degradation") == rep / "runs"
     assert Options(out=tmp_path, runs=tmp_path / "r").runs_dir("depth") == tmp_path / "r"
+
+
+def test_image_folder_runs_use_the_imagenet_recipe_and_resnet34(tmp_path):
+    from resnetlab.reproduce import responses, shortcuts
+
+    specs = shortcuts.plan(Options(data=str(tmp_path), budget="smoke"))
+    assert {s.recipe for s in specs} == {"paper-imagenet"}
+    assert specs[0].overrides["model"] == "resnet34"
+    assert specs[0].overrides["data"] == str(tmp_path.resolve())
+    with pytest.raises(ValueError, match="test split"):
+        responses.plan(Options(data=str(tmp_path), budget="smoke"))

@@ -54,8 +54,8 @@ def data_overrides(data: str) -> dict[str, Any]:
     if data in DATASETS:
         return {"data": data}
     path = Path(data)
-    if path.is_dir():
-        return {"data": "folder", "data_root": str(path)}
+    if path.is_dir():  # resnetlab.train reads any other `data` as an image folder
+        return {"data": str(path.resolve())}
     raise ValueError(f"unknown data {data!r}: use one of {', '.join(DATASETS)} or a folder "
                      "of class sub-folders (that folder does not exist)")
 

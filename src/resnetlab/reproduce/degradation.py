@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from resnetlab.analysis.figures import comparison_figure
-from resnetlab.reproduce.budgets import run_overrides
 from resnetlab.reproduce.experiment import (
     Options,
     budget_paragraph,
     group,
-    label,
+    run_spec,
     seeds_of,
     stat,
 )
@@ -32,10 +31,7 @@ def plan(opts: Options) -> list[RunSpec]:
         for depth in depths:
             for seed in seeds_of(opts):
                 model = f"{kind}{depth}"
-                specs.append(RunSpec(
-                    label(model, seed),
-                    run_overrides(opts.plan_budget, opts.data, model, seed, extra=opts.extra),
-                    {"kind": kind, "depth": depth, "seed": seed}))
+                specs.append(run_spec(opts, model, seed, {"kind": kind, "depth": depth}))
     return specs
 
 

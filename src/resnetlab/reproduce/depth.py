@@ -6,8 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from resnetlab.analysis.figures import depth_figure
-from resnetlab.reproduce.budgets import run_overrides
-from resnetlab.reproduce.experiment import Options, budget_paragraph, group, label, seeds_of, stat
+from resnetlab.reproduce.experiment import (
+    Options,
+    budget_paragraph,
+    group,
+    model_size,
+    run_spec,
+    seeds_of,
+    stat,
+)
 from resnetlab.reproduce.report import Report, fmt_mean_std, fmt_pct
 from resnetlab.reproduce.runner import RunRecord, RunSpec
 from resnetlab.reproduce.verdicts import trend
@@ -31,20 +38,9 @@ REFERENCES: dict[str, list[tuple[str, dict[int, float]]]] = {
 def plan(opts: Options) -> list[RunSpec]:
     depths = opts.depths or DEPTHS[opts.budget]
     return [
-        RunSpec(label(f"resnet{d}", seed),
-                run_overrides(opts.plan_budget, opts.data, f"resnet{d}", seed,
-                              extra=opts.extra),
-                {"depth": d, "seed": seed})
+        run_spec(opts, f"resnet{d}", seed, {"depth": d})
         for d in depths for seed in seeds_of(opts)
     ]
-
-
-def params_of(depth: int, records: list[RunRecord]) -> int:
-    from resnetlab.checkpoint import load_model
-    from resnetlab.models.stats import count_params
-
-    model, _ = load_model(records[0].out_dir)
-    return count_params(model)
 
 
 def analyze(records: list[RunRecord], opts: Options, report: Report) -> dict[str, Any]:
@@ -52,7 +48,7 @@ def analyze(records: list[RunRecord], opts: Options, report: Report) -> dict[str
     rows = []
     for (depth,), runs in group(records, "depth").items():
         mean, std, n = stat(runs, lambda r: r.final("test_error"))
-        row = {"depth": depth, "params": params_of(depth, runs), "mean": mean, "std": std,
+        row = {"depth": depth, "params": model_size(runs[0])[0], "mean": mean, "std": std,
                "n": n, "references": {name: vals.get(depth) for name, vals in refs}}
         row["reference"] = next(iter(row["references"].values()), None)
         rows.append(row)

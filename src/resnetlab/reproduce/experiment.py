@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from resnetlab.reproduce.budgets import Budget, get_budget
+from resnetlab.reproduce.budgets import Budget, get_budget, is_folder, run_overrides
 from resnetlab.reproduce.report import Report
 from resnetlab.reproduce.runner import RunRecord, RunSpec, execute
 from resnetlab.reproduce.verdicts import mean_std
@@ -65,6 +65,19 @@ def label(model: str, seed: int, variant: str = "") -> str:
     return f"{model}{'-' + variant if variant else ''}-s{seed}"
 
 
+def run_spec(opts: Options, model: str, seed: int, tags: dict[str, Any],
+             shortcut: str | None = None) -> RunSpec:
+    """One run of a plan: the budget's schedule on opts.data, labelled model[-option]-sSEED.
+
+    Image folders train with the paper-imagenet recipe (scale augmentation), the rest with
+    paper-cifar; the budget sets the length either way.
+    """
+    overrides = run_overrides(opts.plan_budget, opts.data, model, seed,
+                              {"shortcut": shortcut} if shortcut else None, opts.extra)
+    recipe = "paper-imagenet" if is_folder(opts.data) else "paper-cifar"
+    return RunSpec(label(model, seed, shortcut or ""), overrides, {**tags, "seed": seed}, recipe)
+
+
 def group(records: list[RunRecord], *keys: str) -> dict[tuple, list[RunRecord]]:
     """Records grouped by their tags (e.g. ("kind", "depth")), seeds pooled, plan order."""
     out: dict[tuple, list[RunRecord]] = {}
@@ -78,6 +91,18 @@ def stat(records: list[RunRecord], fn: Callable[[RunRecord], float | None]
     values = [v for v in (fn(r) for r in records) if v is not None]
     mean, std = mean_std(values)
     return mean, std, len(values)
+
+
+def model_size(record: RunRecord) -> tuple[int, int]:
+    """(params, MACs) of a run's trained model, at the input size it was trained on."""
+    from resnetlab.checkpoint import load_model
+    from resnetlab.models.stats import count_macs, count_params
+
+    model, meta = load_model(record.out_dir)
+    size = meta.get("input_size")
+    if not size:
+        raise ValueError(f"{record.out_dir}: model.json has no input_size to count MACs at")
+    return count_params(model), count_macs(model, (1, *size))
 
 
 def run_experiment(

@@ -8,8 +8,8 @@ from typing import Any
 from resnetlab.analysis.figures import responses_figure
 from resnetlab.analysis.responses import sorted_stds
 from resnetlab.models.registry import get_spec
-from resnetlab.reproduce.budgets import is_folder, run_overrides
-from resnetlab.reproduce.experiment import Options, budget_paragraph, label
+from resnetlab.reproduce.budgets import is_folder
+from resnetlab.reproduce.experiment import Options, budget_paragraph, run_spec
 from resnetlab.reproduce.report import Report, fmt_pct
 from resnetlab.reproduce.runner import RunRecord, RunSpec
 from resnetlab.reproduce.verdicts import trend
@@ -40,9 +40,8 @@ def plan(opts: Options) -> list[RunSpec]:
     if opts.seeds > 1:
         raise ValueError("responses plots single trained models: drop --seeds")
     return [
-        RunSpec(label(m, 0), run_overrides(opts.plan_budget, opts.data, m, 0, extra=opts.extra),
-                {"model": m, "kind": "plain" if m.startswith("plain") else "resnet",
-                 "depth": get_spec(m).depth, "seed": 0})
+        run_spec(opts, m, 0, {"model": m, "kind": "plain" if m.startswith("plain") else "resnet",
+                              "depth": get_spec(m).depth})
         for m in models_of(opts)
     ]
 

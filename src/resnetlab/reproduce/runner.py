@@ -78,9 +78,7 @@ RUNTIME_KEYS = ("device", "compile", "data_root", "log_every", "tensorboard", "w
 
 def config_key(config: Any) -> str:
     """Hash of everything in the config that changes the result."""
-    values = config_dict(config)
-    runtime = set(RUNTIME_KEYS) - ({"data_root"} if values.get("data") == "folder" else set())
-    values = {k: v for k, v in values.items() if k not in runtime}
+    values = {k: v for k, v in config_dict(config).items() if k not in RUNTIME_KEYS}
     text = json.dumps(values, sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:10]
 

@@ -5,8 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from resnetlab.reproduce.budgets import is_folder, run_overrides
-from resnetlab.reproduce.experiment import Options, budget_paragraph, group, label, seeds_of, stat
+from resnetlab.reproduce.budgets import is_folder
+from resnetlab.reproduce.experiment import (
+    Options,
+    budget_paragraph,
+    group,
+    model_size,
+    run_spec,
+    seeds_of,
+    stat,
+)
 from resnetlab.reproduce.report import Report, fmt_count, fmt_mean_std, fmt_pct
 from resnetlab.reproduce.runner import RunRecord, RunSpec
 
@@ -30,30 +38,15 @@ def model_name(opts: Options) -> str:
 def plan(opts: Options) -> list[RunSpec]:
     model = model_name(opts)
     return [
-        RunSpec(label(model, seed, option),
-                run_overrides(opts.plan_budget, opts.data, model, seed,
-                              {"shortcut": option}, opts.extra),
-                {"option": option, "seed": seed})
+        run_spec(opts, model, seed, {"option": option}, shortcut=option)
         for option in OPTIONS for seed in seeds_of(opts)
     ]
-
-
-def size_of(r: RunRecord) -> tuple[int, int]:
-    """(params, MACs) of the trained model, at the input size it was trained on."""
-    from resnetlab.checkpoint import load_model
-    from resnetlab.models.stats import count_macs, count_params
-
-    model, meta = load_model(r.out_dir)
-    size = meta.get("input_size")
-    if not size:
-        raise ValueError(f"{r.out_dir}: model.json has no input_size to count MACs at")
-    return count_params(model), count_macs(model, (1, *size))
 
 
 def analyze(records: list[RunRecord], opts: Options, report: Report) -> dict[str, Any]:
     rows = []
     for (option,), runs in group(records, "option").items():
-        params, macs = size_of(runs[0])
+        params, macs = model_size(runs[0])
         mean, std, n = stat(runs, lambda r: r.final("test_error"))
         rows.append({"option": option, "params": params, "macs": macs, "test_error": mean,
                      "test_std": std, "n": n, "paper": PAPER_TABLE3[option]})
