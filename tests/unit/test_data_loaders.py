@@ -201,3 +201,13 @@ def test_numpy_cpu_path_equals_torch_device_path(channels_last, normalize):
             assert torch.equal(ya, yb)
             assert xa.is_contiguous(memory_format=torch.channels_last) == channels_last
             assert xb.is_contiguous(memory_format=torch.channels_last) == channels_last
+
+
+def test_last_partial_batch_split_across_ranks_without_drop():
+    ranks = [_loader(n=70, batch=16, seed=1, rank=r, world_size=4, drop_last=False)[0]
+             for r in range(4)]
+    assert all(len(r) == 5 for r in ranks)
+    last = [list(r.epoch_batches(0))[-1][1].tolist() for r in ranks]
+    assert [len(b) for b in last] == [1, 2, 1, 2] and sum(r.num_samples for r in ranks) == 70
+    everything = [y for r in ranks for _, ys in r.epoch_batches(0) for y in ys.tolist()]
+    assert sorted(everything) == list(range(70))

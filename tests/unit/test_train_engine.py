@@ -65,6 +65,8 @@ def test_model_file_is_enough_to_rebuild_the_model(done):
     assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
     state = load_train_state(r.out_dir / STATE_FILE)  # weights_only=True inside
     assert state["iter"] == 24 and state["rng"]["torch"].dtype == torch.uint8
+    assert (state["epoch"], state["batch"]) == (3, 3)  # 7 batches an epoch: 24 = 3 * 7 + 3
+    assert {"optimizer", "schedule", "scaler", "ema", "model", "config"} <= set(state)
 
 
 def test_it_learns(done):
@@ -159,7 +161,7 @@ def test_nan_loss_stops_with_the_iteration_and_keeps_the_last_checkpoint(root, t
 
 
 @pytest.mark.parametrize("overrides,match", [
-    ({"data": "imagenette"}, "imagenette"),
+    ({"data": "imagenette", "data_root": None}, "unknown data set .imagenette.: the built-in"),
     ({"model": "resnet21"}, "6n\\+2"),
     ({"model": "resnt20"}, "did you mean"),
 ])
@@ -183,3 +185,21 @@ def test_weight_decay_exclusions_and_options(root, tmp_path):
     r = fit(tiny_config(root, iters=6, ema=0.9, grad_clip=1.0, label_smoothing=0.1,
                         wd_exclude=["norm", "bias"]), tmp_path)
     assert r.summary["status"] == "complete"
+
+
+def test_step_fp16_uses_a_grad_scaler_and_bf16_does_not():
+    from resnetlab.models import create_model
+    from resnetlab.train import load_recipe
+    from resnetlab.train.runtime import auto_threads, resolve_amp
+    from resnetlab.train.step import TrainStep, build_optimizer
+
+    cfg = load_recipe("demo", {"grad_clip": 1.0})
+    cpu = torch.device("cpu")
+    for amp, scaled in (("fp16", True), ("bf16", False), ("off", False)):
+        model = create_model("resnet8", num_classes=3)
+        dtype = resolve_amp(amp, cpu)
+        step = TrainStep(model, build_optimizer(model, cfg, cpu), cfg, cpu, dtype)
+        loss, correct = step(torch.randn(4, 3, 8, 8), torch.tensor([0, 1, 2, 0]), 0.1)
+        assert step.scaler.is_enabled() == scaled and torch.isfinite(loss)
+        assert 0 <= int(correct) <= 4
+    assert 1 <= auto_threads() <= (__import__("os").cpu_count() or 1)

@@ -77,19 +77,21 @@ def measure_train_step(model_name: str, shape, num_classes: int, batch_size: int
 
 
 def measure_worker(dataset, n: int) -> dict:
-    """What one loader worker sustains: decode + transform of n images in this process,
-    with one torch thread as in a DataLoader worker."""
+    """What one loader worker sustains: decode + transform of n images in this process, with
+    one torch thread as in a DataLoader worker; per wall second and per CPU second (the
+    latter is what a worker given a whole core sustains, on a machine shared with others)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         dataset[(0, 0)]
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         for i in range(n):
             dataset[(i % len(dataset), 0)]
-        seconds = time.perf_counter() - t
+        seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
     finally:
         torch.set_num_threads(threads)
-    return {"images_per_second": n / seconds, "images": n, "seconds": seconds}
+    return {"images_per_second": n / seconds, "images_per_cpu_second": n / cpu, "images": n,
+            "seconds": seconds, "cpu_seconds": cpu}
 
 
 def synthetic_jpeg_folder(folder: Path, n: int = 256, size=(500, 375), classes: int = 4):
@@ -184,8 +186,10 @@ def run(args) -> int:
         print(f"  {r['workers']} worker(s): {r['images_per_second']:,.0f} images/s, "
               f"{r['images_per_second_per_worker']:,.0f} per worker")
     if "one_worker_decode_augment" in result:
+        w = result["one_worker_decode_augment"]
         print(f"  decode + {result['transform']} in one worker process: "
-              f"{result['one_worker_decode_augment']['images_per_second']:,.0f} images/s")
+              f"{w['images_per_second']:,.0f} images/s wall, "
+              f"{w['images_per_cpu_second']:,.0f} per CPU-second")
     for s in result.get("train_step", []):
         print(f"  {s['model']} train step (amp {s['amp']}, channels_last {s['channels_last']}): "
               f"{s['images_per_second']:,.0f} images/s ({s['step_seconds'] * 1000:.0f} ms/step)")

@@ -1,14 +1,16 @@
 """`resnetlab bench train`: the engine's training step against a plain eager fp32 NCHW step.
 
 Both run on the same network, batch and synthetic inputs, alternating in rounds so a busy
-machine slows both alike; the machine's matmul rate, measured in the same run, puts the
-achieved FLOP/s in context (a training step is counted as 3x the forward's 2*MACs).
+machine slows both alike: the speed-up is the median of the per-round ratios. The machine's
+matmul rate, measured in the same run, puts the achieved FLOP/s in context (a training step
+is counted as 3x the forward's 2*MACs).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 
@@ -76,6 +78,7 @@ def bench_train(model: str = "resnet20", batch_size: int = 128, steps: int = 10,
     """Images/s of the engine step (config's amp / channels_last / compile) and of the plain
     step, in alternating rounds; medians over rounds."""
     config = config or TrainConfig(epochs=1)
+    load_before = os.getloadavg()[0]
     device = pick_device(config.device)
     amp = resolve_amp(config.amp, device)
     spec = get_spec(model)
@@ -118,12 +121,14 @@ def bench_train(model: str = "resnet20", batch_size: int = 128, steps: int = 10,
         "flops_per_image": flops_per_image, "achieved_flops": ips * flops_per_image,
         "matmul_flops": mm, "matmul_dtype": str(amp or torch.float32).replace("torch.", ""),
         "versions": versions(), "machine": machine(),
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
     if baseline:
         base = statistics.median(rates["plain"])
+        ratios = [e / p for e, p in zip(rates["engine"], rates["plain"])]
         result.update(baseline_images_per_second=base,
                       baseline_images_per_second_rounds=rates["plain"],
-                      speedup=ips / base,
+                      speedup=statistics.median(ratios), speedup_rounds=ratios,
                       baseline_achieved_flops=base * flops_per_image,
                       matmul_flops_fp32=mm if amp is None else matmul_flops(device,
                                                                             torch.float32))
@@ -135,7 +140,8 @@ def format_bench(r: dict) -> str:
     lines = [
         f"{r['model']} {r['channels']}x{r['image_size']}x{r['image_size']}, batch "
         f"{r['batch_size']}, {r['device']}, {r['threads']} threads, {r['rounds']} rounds of "
-        f"{r['steps']} steps",
+        f"{r['steps']} steps (1-min load average {r['load_average'][0]} before, "
+        f"{r['load_average'][1]} after)",
         f"engine step (amp {r['amp']}, channels_last {r['channels_last']}, compile "
         f"{r['compile']}): {r['images_per_second']:.0f} img/s, "
         f"{r['achieved_flops'] / g:.1f} GFLOP/s = "
@@ -146,7 +152,8 @@ def format_bench(r: dict) -> str:
         lines.append(f"plain eager fp32 NCHW step: {r['baseline_images_per_second']:.0f} img/s, "
                      f"{r['baseline_achieved_flops'] / g:.1f} GFLOP/s (fp32 matmul "
                      f"{r['matmul_flops_fp32'] / g:.0f} GFLOP/s)")
-        lines.append(f"speed-up of the engine step: {r['speedup']:.2f}x")
+        lines.append(f"speed-up of the engine step: {r['speedup']:.2f}x (median of the rounds: "
+                     + ", ".join(f"{x:.2f}" for x in r["speedup_rounds"]) + ")")
     return "\n".join(lines)
 
 

@@ -10,7 +10,8 @@ CONFUSION_MAX_CLASSES = 20  # a confusion-matrix PNG is drawn for sets with at m
 
 
 def format_eval(r: dict) -> str:
-    lines = [f"{r['model']} on {r['data']} {r['split']} ({r['n']} images): top-1 error "
+    views = "" if r.get("views", "center") == "center" else f", {r['views']}"
+    lines = [f"{r['model']} on {r['data']} {r['split']} ({r['n']} images{views}): top-1 error "
              f"{r['top1_error']:.2f}% (accuracy {100 - r['top1_error']:.2f}%), top-5 error "
              f"{r['top5_error']:.2f}%, loss {r['loss']:.4f}", "", "per-class accuracy:"]
     width = max(len(c) for c in r["classes"])
@@ -25,10 +26,11 @@ def run(args) -> int:
 
     r = evaluate_checkpoint(args.checkpoint, data=args.data, split=args.split,
                             data_root=args.data_root, batch_size=args.batch_size,
-                            device=args.device, amp=args.amp)
+                            device=args.device, amp=args.amp, views=args.views)
     weights = resolve_model_path(args.checkpoint)
     out = Path(args.out) if args.out else weights.parent
-    stem = f"eval-{weights.stem}-{r['data']}-{r['split']}"
+    views = "" if r["views"] == "center" else f"-{r['views']}"
+    stem = f"eval-{weights.stem}-{Path(r['data']).name}-{r['split']}{views}"
     atomic_write_text(out / f"{stem}.json", json.dumps(r, indent=2) + "\n")
     if args.json:
         print(json.dumps(r, indent=2))
@@ -52,6 +54,8 @@ def register(sub) -> None:
     p.add_argument("--split", default="test", choices=("test", "val", "train"),
                    help="test (default), val (the run's own held-out images) or train")
     p.add_argument("--data-root", help="folder holding the data set")
+    p.add_argument("--views", default="center", choices=("center", "ten-crop", "multiscale"),
+                   help="image folders: center crop, 10-crop, or the paper's multi-scale test")
     p.add_argument("--batch-size", type=int, default=512)
     p.add_argument("--device", default="auto")
     p.add_argument("--amp", default="auto", choices=("auto", "bf16", "fp16", "off"))

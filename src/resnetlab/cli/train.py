@@ -55,10 +55,12 @@ def run(args) -> int:
 
 
 def format_result(result) -> str:
+    from resnetlab.train.records import duration
+
     s, out = result.summary, result.out_dir
     final, best = s.get("final", {}), s.get("best")
     lines = [f"done: {s['iters']} iterations ({s['epochs']:.2f} epochs) in "
-             f"{s['time_seconds'] / 60:.1f} min, {s['train_images_per_second']:.0f} img/s"]
+             f"{duration(s['time_seconds'])}, {s['train_images_per_second']:.0f} img/s"]
     if final.get("test_error") is not None:
         lines.append(f"test error {final['test_error']:.2f}% (accuracy "
                      f"{100 - final['test_error']:.2f}%), top-5 error "

@@ -52,6 +52,24 @@ def normalizer(
     return scale.to(device), shift.to(device)
 
 
+def normalize_batch(x, scale, shift, channels_last: bool = False) -> torch.Tensor:
+    """float32 x * scale + shift for a uint8 batch (B×C×H×W, or B×K×C×H×W); scale and shift
+    broadcast as C×H×W or B×C×1×1. A NumPy batch is computed in NumPy (single-threaded, two
+    passes), a tensor with one torch.addcmul. channels_last applies to 4-D batches."""
+    channels_last = channels_last and x.ndim == 4
+    if isinstance(x, np.ndarray):
+        if channels_last:
+            x, scale, shift = (x.transpose(0, 2, 3, 1), np.moveaxis(scale, -3, -1),
+                               np.moveaxis(shift, -3, -1))
+        out = np.multiply(x, scale, dtype=np.float32, order="C")
+        out += shift
+        out = torch.from_numpy(out)
+        return out.permute(0, 3, 1, 2) if channels_last else out
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    return torch.addcmul(shift, x.contiguous(memory_format=fmt), scale).contiguous(
+        memory_format=fmt)
+
+
 def random_crop_params(n: int, pad: int, flip: bool, generator: torch.Generator):
     """Per-sample crop offsets in [0, 2*pad] and flip flags (all False when flip is off)."""
     dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from resnetlab.data.augment import normalizer
+from resnetlab.data.augment import normalize_batch, normalizer
 from resnetlab.data.loaders import epoch_generator, rank_batches
 from resnetlab.data.transforms import (
     IMAGENET_MEAN,
@@ -121,7 +121,9 @@ class FolderLoader:
     train=False: "center" (256 -> 224), "ten-crop" (x is B×10×C×H×W) or "multiscale" (x is a
     tuple of B×C×H×W, one per scale; needs 1 image per rank per batch); every sample once.
     Unreadable images are reported by path and skipped (counted in `skipped`), or raise
-    ValueError with skip_corrupt=False.
+    ValueError with skip_corrupt=False. `sampler` (e.g. torch's DistributedSampler) replaces
+    the built-in order and rank sharding: it yields this rank's indices, set_epoch(epoch) is
+    called on it, and batch_size stays global (pass world_size as well).
     """
 
     def __init__(
@@ -168,6 +170,7 @@ class FolderLoader:
         self.dataset = _ImageDataset(self.folder.samples, tf, seed,
                                      lighting if train else 0.0, strict=not skip_corrupt)
         self._scale, self._shift = normalizer(3, "channel", mean, std, device=self.device)
+        self._std = torch.tensor(std, dtype=torch.float32, device=self.device).view(3, 1, 1)
         self.mean, self.std = tuple(mean), tuple(std)
         self.epoch = 0
         self.skipped: list[tuple[str, str]] = []
@@ -218,15 +221,17 @@ class FolderLoader:
                           f"{len(self.folder)} in {self.folder.root}", stacklevel=2)
 
     def _finish(self, x, alpha):
+        """uint8 batch -> float32 (x/255 + PCA lighting - mean) / std on the device, in one
+        fused pass (NumPy on CPU, addcmul on CUDA)."""
         if isinstance(x, tuple):
             return tuple(self._finish(s, alpha) for s in x)
         x = x.to(self.device, non_blocking=True)
-        if self.channels_last and x.ndim == 4:
-            x = x.contiguous(memory_format=torch.channels_last)
-        x = x.float().mul_(1 / 255.0)
+        scale, shift = self._scale, self._shift
         if alpha is not None:
-            x = x.add_(lighting_offsets(alpha.to(self.device)).view(-1, 3, 1, 1))
-        return x.mul_(255.0 * self._scale).add_(self._shift)  # (x - mean) / std
+            shift = shift + lighting_offsets(alpha.to(self.device)).view(-1, 3, 1, 1) / self._std
+        if self.device.type == "cpu":
+            x, scale, shift = x.numpy(), scale.numpy(), shift.numpy()
+        return normalize_batch(x, scale, shift, self.channels_last)
 
 
 def describe_folder(root: str | Path) -> dict:

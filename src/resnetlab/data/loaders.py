@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from resnetlab.data.augment import crop_flip, normalizer, random_crop_params
+from resnetlab.data.augment import crop_flip, normalize_batch, normalizer, random_crop_params
 
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -151,8 +151,6 @@ class DeviceLoader:
         if self._numpy:
             self._np_images, self._np_labels = self.images.numpy(), self.labels.numpy()
             self._np_scale, self._np_shift = self._scale.numpy(), self._shift.numpy()
-            self._np_scale_hwc = np.ascontiguousarray(self._np_scale.transpose(1, 2, 0))
-            self._np_shift_hwc = np.ascontiguousarray(self._np_shift.transpose(1, 2, 0))
 
     @classmethod
     def from_imageset(cls, ds, batch_size: int, **kwargs) -> DeviceLoader:
@@ -185,27 +183,18 @@ class DeviceLoader:
             x = self._np_images[idx] if isinstance(idx, slice) else self._np_images.take(idx, 0)
             y = torch.from_numpy(self._np_labels[idx] if isinstance(idx, slice)
                                  else self._np_labels.take(idx))
-            if aug is not None:
-                x = crop_flip(x, *aug, self.pad)
-            if self.channels_last:
-                out = np.multiply(x.transpose(0, 2, 3, 1), self._np_scale_hwc, dtype=np.float32,
-                                  order="C")
-                out += self._np_shift_hwc
-                return torch.from_numpy(out).permute(0, 3, 1, 2), y
-            out = np.multiply(x, self._np_scale, dtype=np.float32)
-            out += self._np_shift
-            return torch.from_numpy(out), y
-        if isinstance(idx, slice):
-            x, y = self.images[idx], self.labels[idx]
+            scale, shift = self._np_scale, self._np_shift
         else:
-            idx = torch.from_numpy(idx).to(self.device)
-            x = self._flat.index_select(0, idx).view(-1, *self.images.shape[1:])
+            if isinstance(idx, slice):
+                x = self.images[idx]
+            else:
+                idx = torch.from_numpy(idx).to(self.device)
+                x = self._flat.index_select(0, idx).view(-1, *self.images.shape[1:])
             y = self.labels[idx]
+            scale, shift = self._scale, self._shift
         if aug is not None:
             x = crop_flip(x, *aug, self.pad)
-        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
-        x = torch.addcmul(self._shift, x.contiguous(memory_format=fmt), self._scale)  # one op
-        return x.contiguous(memory_format=fmt), y
+        return normalize_batch(x, scale, shift, self.channels_last), y
 
     def epoch_batches(self, epoch: int, start: int = 0) -> Iterator[tuple[torch.Tensor, ...]]:
         """This rank's batches of `epoch`, from batch `start` (0 <= start <= len)."""

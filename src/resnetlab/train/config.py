@@ -27,7 +27,8 @@ RUNTIME_KEYS = ("recipe", "device", "compile", "data_root", "log_every", "tensor
 @dataclass
 class TrainConfig:
     """A training run. Units: lr per `batch_size` (global) examples; iterations are optimizer
-    steps; errors are in %; `epochs` is used only when `iters` is unset."""
+    steps; errors are in %; `epochs` is used only when `iters` is unset; threads 0 = auto
+    (the CPU cores not busy with other processes)."""
 
     recipe: str = ""
     # what to train, on what
@@ -64,10 +65,18 @@ class TrainConfig:
     label_smoothing: float = 0.0
     ema: float = 0.0
     grad_clip: float = 0.0
-    # augmentation and input
+    # augmentation and input (in-memory sets: pad + crop + flip; image folders: scale
+    # augmentation to image_size crops, PCA lighting, and the test views)
     pad: int = 4
     flip: bool = True
     normalize: str = "channel"
+    image_size: int = 224
+    scale_min: int = 256
+    scale_max: int = 480
+    lighting: float = 0.1
+    eval_resize: int = 256
+    test_views: str = "center"
+    test_scales: list[int] = field(default_factory=lambda: [224, 256, 384, 480, 640])
     # speed
     amp: str = "auto"
     channels_last: bool = True
@@ -120,11 +129,19 @@ class TrainConfig:
             if not value > 0:
                 raise ValueError(f"{key} must be > 0, got {value}")
         nonneg = ("val_size", "weight_decay", "momentum", "warmup_iters", "pad", "grad_clip",
+                  "lighting",
                   "eval_every", "checkpoint_every", "threads", "workers", "seed", "final_lr",
                   "warmup_lr", "plateau_patience", "plateau_threshold", "warmup_min_depth")
         for key in nonneg:
             if getattr(self, key) < 0:
                 raise ValueError(f"{key} must be >= 0, got {getattr(self, key)}")
+        if not 0 < self.image_size <= self.eval_resize or self.scale_min > self.scale_max:
+            raise ValueError(f"image sizes must satisfy 0 < image_size ({self.image_size}) <= "
+                             f"eval_resize ({self.eval_resize}) and scale_min "
+                             f"({self.scale_min}) <= scale_max ({self.scale_max})")
+        if self.image_size > self.scale_min:
+            raise ValueError(f"image_size {self.image_size} exceeds scale_min {self.scale_min}: "
+                             "a crop cannot be larger than the image")
         if self.subset is not None and self.subset < 1:
             raise ValueError(f"subset must be a positive number of images, got {self.subset}")
         if not 0 <= self.label_smoothing < 1:
@@ -151,6 +168,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "amp": ("auto", "bf16", "fp16", "off"),
     "device": ("auto", "cpu", "cuda"),
     "progress": ("auto", "bar", "lines", "off"),
+    "test_views": ("center", "ten-crop", "multiscale"),
 }
 WD_EXCLUDE = ("norm", "bias")
 

@@ -1,9 +1,15 @@
 """The data of a run: train / val / test splits and their loaders, built the same way by
-training and by evaluation (so `evaluate --split val` sees the exact held-out images)."""
+training and by evaluation (so `evaluate --split val` sees the exact held-out images).
+
+Built-in sets (cifar10, cifar100, mnist, fashion-mnist) live in memory (DeviceLoader); any
+other `data` is an image folder holding train/<class>/* and val/<class>/* (or test/), read
+by FolderLoader with the paper's scale augmentation.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -14,35 +20,101 @@ from resnetlab.train.runtime import Dist
 
 @dataclass
 class Splits:
-    train: Any
+    train: Any  # ImageSet or FolderSet
     val: Any | None
     test: Any
     classes: list[str]
     normalization: dict[str, Any]
+    input_size: list[int]
 
     @property
-    def input_size(self) -> list[int]:
-        return list(self.train.images.shape[1:])
+    def folder(self) -> bool:
+        return not hasattr(self.train, "images")
 
 
-def load_splits(config: TrainConfig, need_train: bool = True) -> Splits:
+def is_builtin(name: str) -> bool:
+    from resnetlab.data import SOURCES
+
+    return name in SOURCES
+
+
+def folder_root(config: TrainConfig) -> Path:
+    """The image folder of a non-built-in data set: data_root, else `data` as a path."""
+    from resnetlab.data import SOURCES
+
+    root = Path(config.data_root or config.data).expanduser()
+    if not (root / "train").is_dir():
+        raise (FileNotFoundError if config.data_root else ValueError)(
+            f"unknown data set {config.data!r}: the built-in ones are {', '.join(SOURCES)}; an "
+            f"image folder needs train/<class>/<image> and val/<class>/<image> under it "
+            f"(give it as --data PATH or --data-root PATH; {root / 'train'} is not a folder)")
+    return root
+
+
+def load_splits(config: TrainConfig) -> Splits:
     """The run's splits: optional stratified subset of train, then the validation hold-out."""
+    if is_builtin(config.data):
+        return _imageset_splits(config)
+    return _folder_splits(config)
+
+
+def _imageset_splits(config: TrainConfig) -> Splits:
     from resnetlab.data import load_dataset, split_validation, stratified_subset
 
     train = load_dataset(config.data, "train", root=config.data_root)
     test = load_dataset(config.data, "test", root=config.data_root)
     if config.subset is not None:
-        if config.subset > len(train):
-            raise ValueError(f"subset={config.subset} exceeds the {len(train)} training images "
-                             f"of {config.data}")
+        _check_subset(config, len(train))
         train = stratified_subset(train, config.subset, seed=config.seed)
     val = None
     if config.val_size:
-        if config.val_size >= len(train):
-            raise ValueError(f"val_size={config.val_size} leaves no training images out of "
-                             f"{len(train)}")
+        _check_val(config, len(train))
         train, val = split_validation(train, config.val_size, seed=config.seed)
-    return Splits(train, val, test, list(train.classes), normalization(config, train))
+    return Splits(train, val, test, list(train.classes), normalization(config, train),
+                  list(train.images.shape[1:]))
+
+
+def _folder_splits(config: TrainConfig) -> Splits:
+    from resnetlab.data import scan_folder
+    from resnetlab.data.datasets import stratified_indices
+    from resnetlab.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+
+    root = folder_root(config)
+    train = scan_folder(root / "train")
+    test_dir = root / "val" if (root / "val").is_dir() else root / "test"
+    test = scan_folder(test_dir)
+    if test.classes != train.classes:
+        raise ValueError(f"{test_dir} and {root / 'train'} hold different class folders")
+    labels = torch.tensor([label for _, label in train.samples])
+
+    def pick(ds, idx):
+        return replace(ds, samples=[ds.samples[i] for i in idx.tolist()])
+
+    if config.subset is not None:
+        _check_subset(config, len(train))
+        idx = stratified_indices(labels, config.subset, config.seed)
+        train, labels = pick(train, idx), labels[idx]
+    val = None
+    if config.val_size:
+        _check_val(config, len(train))
+        held = stratified_indices(labels, config.val_size, config.seed)
+        keep = torch.ones(len(train), dtype=torch.bool)
+        keep[held] = False
+        train, val = pick(train, keep.nonzero().flatten()), pick(train, held)
+    norm = {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}
+    return Splits(train, val, test, list(train.classes), norm,
+                  [3, config.image_size, config.image_size])
+
+
+def _check_subset(config: TrainConfig, n: int) -> None:
+    if config.subset > n:
+        raise ValueError(f"subset={config.subset} exceeds the {n} training images of "
+                         f"{config.data}")
+
+
+def _check_val(config: TrainConfig, n: int) -> None:
+    if config.val_size >= n:
+        raise ValueError(f"val_size={config.val_size} leaves no training images out of {n}")
 
 
 def normalization(config: TrainConfig, train) -> dict[str, Any]:
@@ -56,8 +128,12 @@ def normalization(config: TrainConfig, train) -> dict[str, Any]:
 
 
 def make_loader(ds, norm: dict[str, Any], batch_size: int, *, train: bool, config: TrainConfig,
-                device: torch.device, dist: Dist):
-    """A DeviceLoader over an ImageSet with the run's normalisation and augmentation."""
+                device: torch.device, dist: Dist, views: str = "center"):
+    """A DeviceLoader (ImageSet) or FolderLoader (FolderSet) with the run's normalisation and
+    augmentation; `views` picks a folder's evaluation transform."""
+    if not hasattr(ds, "images"):
+        return _folder_loader(ds, norm, batch_size, train=train, config=config, device=device,
+                              dist=dist, views=views)
     from resnetlab.data import DeviceLoader
 
     if "pixel_mean" in norm:
@@ -67,3 +143,21 @@ def make_loader(ds, norm: dict[str, Any], batch_size: int, *, train: bool, confi
     return DeviceLoader(ds.images, ds.labels, batch_size, train=train, device=device,
                         pad=config.pad, flip=config.flip, seed=config.seed, rank=dist.rank,
                         world_size=dist.world_size, channels_last=config.channels_last, **kw)
+
+
+def _folder_loader(ds, norm, batch_size, *, train, config, device, dist, views):
+    from resnetlab.data import FolderLoader
+    from resnetlab.data.transforms import CenterCrop, MultiScale, ScaleAugment, TenCrop
+
+    size, resize = config.image_size, config.eval_resize
+    if train:
+        tf = ScaleAugment(size, config.scale_min, config.scale_max, hflip=config.flip)
+    else:
+        tf = {"center": lambda: CenterCrop(size, resize), "ten-crop": lambda: TenCrop(size, resize),
+              "multiscale": lambda: MultiScale(config.test_scales)}[views]()
+        if views == "multiscale":
+            batch_size = dist.world_size
+    return FolderLoader(ds, batch_size, train=train, transform=tf, size=size, device=device,
+                        mean=norm["mean"], std=norm["std"], lighting=config.lighting,
+                        workers=config.workers, seed=config.seed, rank=dist.rank,
+                        world_size=dist.world_size, channels_last=config.channels_last)

@@ -24,6 +24,7 @@ from resnetlab.train.evaluate import EvalResult, evaluate_model
 from resnetlab.train.progress import Progress
 from resnetlab.train.runtime import (
     all_reduce_sum,
+    auto_threads,
     barrier,
     dist_info,
     machine,
@@ -69,8 +70,7 @@ def fit(config: TrainConfig, out_dir: str | Path, resume: bool = True, force: bo
     barrier(d)
     threads = torch.get_num_threads()
     try:
-        if config.threads:
-            torch.set_num_threads(config.threads)
+        torch.set_num_threads(config.threads or auto_threads())
         return _Run(config, out, d, progress or config.progress).train(action == "resume")
     finally:
         torch.set_num_threads(threads)
@@ -110,7 +110,8 @@ class _Run:
 
             self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(config.ema),
                                      use_buffers=True)
-        self.step = TrainStep(self.model, self.optimizer, config, self.device, self.amp)
+        self.step = TrainStep(self.model, self.optimizer, config, self.device, self.amp,
+                              distributed=d.active)
         self.sched = LRSchedule(config, self.total, self.bpe, spec.depth)
         self.progress = Progress(self.total, self.bpe, mode=progress, enabled=d.main)
         self.tb = _tensorboard(out, config) if d.main else None
@@ -135,8 +136,11 @@ class _Run:
             for x, y in self.train_loader.epoch_batches(epoch, start):
                 loss, correct = self.step(x, y, self.sched.lr(self.it))
                 window.append((loss, correct, len(y)))
-                if self.sched.watches_train_error(self.it):
-                    self.sched.observe_train(self.it, 100.0 * (1 - correct.item() / len(y)))
+                if self.sched.watches_train_error(self.it):  # the same on every rank
+                    ok, n = all_reduce_sum(torch.stack([correct.double(), torch.tensor(
+                        float(len(y)), dtype=torch.float64, device=correct.device)]),
+                        self.d).tolist()
+                    self.sched.observe_train(self.it, 100.0 * (1 - ok / n))
                 self.it += 1
                 if self.ema is not None:
                     self.ema.update_parameters(self.model)
@@ -163,16 +167,18 @@ class _Run:
 
     def _log_window(self, window, seconds: float) -> None:
         """Sum the window's step results over ranks, stop on divergence, add a metrics row."""
-        losses = torch.stack([w[0].float() for w in window])
+        dev = window[0][0].device
+        local = torch.cat([torch.stack([w[0] for w in window]).double(),
+                           torch.stack([w[1] for w in window]).sum().double().view(1),
+                           torch.tensor([float(sum(w[2] for w in window))], dtype=torch.float64,
+                                        device=dev)])
+        summed = all_reduce_sum(local, self.d)  # every rank sees the same values
+        losses, (correct, n) = summed[:-2], summed[-2:].tolist()
         bad = (~torch.isfinite(losses)).nonzero()
         if len(bad):
-            first = self.it - len(window) + int(bad[0]) + 1
-            self._diverged(first, losses[int(bad[0])].item())
-        sums = torch.stack([losses.sum().double(),
-                            torch.stack([w[1] for w in window]).sum().double(),
-                            torch.tensor(float(sum(w[2] for w in window)),
-                                         dtype=torch.float64, device=losses.device)])
-        loss_sum, correct, n = all_reduce_sum(sums, self.d).tolist()
+            first = int(bad[0])
+            self._diverged(self.it - len(window) + first + 1, losses[first].item())
+        loss_sum = losses.sum().item()
         steps = len(window) * self.d.world_size
         row = {"iter": self.it, "epoch": round(self.it / self.bpe, 4),
                "lr": self.sched.lr(self.it - 1), "train_loss": loss_sum / steps,
@@ -190,6 +196,10 @@ class _Run:
         for name, loader in self.eval_loaders.items():
             if name == "test" and not (final or self.c.eval_test):
                 continue
+            if name == "test" and final and self.splits.folder and self.c.test_views != "center":
+                loader = make_loader(self.splits.test, self.splits.normalization,
+                                     self.c.eval_batch_size, train=False, config=self.c,
+                                     device=self.device, dist=self.d, views=self.c.test_views)
             results[name] = evaluate_model(model, loader, len(self.classes),
                                            device=self.device, amp_dtype=self.amp, dist=self.d)
         row = self.rows[-1] if self.rows and self.rows[-1]["iter"] == self.it else None
@@ -213,13 +223,15 @@ class _Run:
     def _checkpoint(self) -> None:
         if self.d.main:
             state = {
-                "iter": self.it, "elapsed": self.elapsed, "best": self.best,
+                "iter": self.it, "epoch": self.it // self.bpe, "batch": self.it % self.bpe,
+                "elapsed": self.elapsed, "best": self.best,
                 "model": unwrap(self.model).state_dict(),
                 "optimizer": self.optimizer.state_dict(),
                 "schedule": self.sched.state_dict(),
                 "scaler": self.step.scaler.state_dict(),
                 "ema": self.ema.state_dict() if self.ema is not None else None,
                 "rng": rng_state(),
+                "threads": torch.get_num_threads(),
                 "config": self.c.to_dict(),
             }
             save_train_state(self.out / STATE_FILE, state)
@@ -236,6 +248,8 @@ class _Run:
         if self.ema is not None and state["ema"] is not None:
             self.ema.load_state_dict(state["ema"])
         self.it, self.elapsed, self.best = state["iter"], state["elapsed"], state["best"]
+        if self.c.deterministic and not self.c.threads:
+            torch.set_num_threads(state["threads"])  # the same kernels' partitioning as before
         self.rows = records.read_metrics(self.out, upto=self.it)
         if self.d.main:
             records.write_config(self.out, self.c)

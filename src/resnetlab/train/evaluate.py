@@ -34,6 +34,19 @@ class EvalResult:
                 "confusion": self.confusion}
 
 
+def log_scores(model: nn.Module, x) -> torch.Tensor:
+    """Log class probabilities B×K of one view (B×C×H×W), of crops averaged (B×V×C×H×W, e.g.
+    10-crop) or of whole images at several scales averaged (a tuple of B×C×H×W)."""
+    if isinstance(x, tuple | list):
+        probs = torch.stack([model(v).float().softmax(1) for v in x]).mean(0)
+        return probs.clamp_min(1e-12).log()
+    if x.ndim == 5:
+        b, v = x.shape[:2]
+        probs = model(x.flatten(0, 1)).float().softmax(1).view(b, v, -1).mean(1)
+        return probs.clamp_min(1e-12).log()
+    return model(x).float().log_softmax(1)
+
+
 @torch.no_grad()
 def evaluate_model(model: nn.Module, loader, num_classes: int, *, device: torch.device,
                    amp_dtype: torch.dtype | None = None, dist: Dist | None = None,
@@ -48,10 +61,9 @@ def evaluate_model(model: nn.Module, loader, num_classes: int, *, device: torch.
     try:
         for x, y in loader.epoch_batches(0):
             with autocast(device, amp_dtype):
-                logits = model(x)
-            logits = logits.float()
-            sums[0] += F.cross_entropy(logits, y, reduction="sum")
-            top = logits.topk(k, dim=1).indices
+                logp = log_scores(model, x)
+            sums[0] += F.nll_loss(logp, y, reduction="sum")
+            top = logp.topk(k, dim=1).indices
             hit = top == y[:, None]
             sums[1] += hit[:, 0].sum()
             sums[2] += hit.any(dim=1).sum()
@@ -71,9 +83,12 @@ def evaluate_model(model: nn.Module, loader, num_classes: int, *, device: torch.
 
 def evaluate_checkpoint(path: str | Path, data: str | None = None, split: str = "test",
                         data_root: str | None = None, batch_size: int = 512,
-                        device: str = "auto", amp: str = "auto") -> dict[str, Any]:
+                        device: str = "auto", amp: str = "auto",
+                        views: str = "center") -> dict[str, Any]:
     """Evaluate a model file (or run folder) on `split` of a data set (default: the one it
-    was trained on). split="val" rebuilds the run's own held-out validation images."""
+    was trained on). split="val" rebuilds the run's own held-out validation images. For image
+    folders, views="ten-crop" averages 10 crops and "multiscale" whole images at the recipe's
+    test_scales (the paper's fully-convolutional test)."""
     from resnetlab.checkpoint import load_model
     from resnetlab.train.config import TrainConfig, config_from_dict
     from resnetlab.train.data import load_splits, make_loader
@@ -99,16 +114,19 @@ def evaluate_checkpoint(path: str | Path, data: str | None = None, split: str = 
         raise ValueError(f"{path} predicts {len(classes)} classes but {config.data} has "
                          f"{len(splits.classes)}: evaluate it on the data set it was trained on")
     want = meta.get("input_size")
-    if want and want[0] != ds.images.shape[1]:
+    if want and want[0] != splits.input_size[0]:
         raise ValueError(f"{path} takes {want[0]}-channel images but {config.data} has "
-                         f"{ds.images.shape[1]}")
+                         f"{splits.input_size[0]}")
+    if views != "center" and not splits.folder:
+        raise ValueError(f"views={views!r} is for image folders; {config.data} is evaluated on "
+                         "its single original view")
     config.channels_last = dev.type == "cuda" or config.channels_last
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     norm = meta.get("normalization") or splits.normalization
     loader = make_loader(ds, norm, batch_size, train=False, config=config, device=dev,
-                         dist=Dist())
+                         dist=Dist(), views=views)
     result = evaluate_model(model, loader, len(classes), device=dev,
                             amp_dtype=resolve_amp(amp, dev), dist=Dist())
     return {"checkpoint": str(path), "model": meta["model"], "data": config.data,
-            "split": split, "classes": list(classes), **result.to_dict()}
+            "split": split, "views": views, "classes": list(classes), **result.to_dict()}

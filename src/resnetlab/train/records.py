@@ -135,13 +135,17 @@ def clear_run(out: Path) -> None:
         (out / name).unlink(missing_ok=True)
 
 
+def duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
 def format_report(summary: dict[str, Any], config: TrainConfig) -> str:
     """report.md: what was trained, the final and best-on-validation numbers, time, machine."""
     final, best = summary.get("final", {}), summary.get("best")
     head = f"# {config.model} on {config.data}" + (f" ({config.recipe})" if config.recipe else "")
     lines = [head,
              "", f"Status: {summary['status']}. {summary['iters']} iterations "
-             f"({summary['epochs']:.2f} epochs) in {summary['time_seconds'] / 60:.1f} min, "
+             f"({summary['epochs']:.2f} epochs) in {duration(summary['time_seconds'])}, "
              f"{summary['train_images_per_second']:.0f} training images/s on "
              f"{summary['device']} (amp: {summary['amp']}).", "",
              "| | error % |", "|---|---|"]
@@ -154,8 +158,10 @@ def format_report(summary: dict[str, Any], config: TrainConfig) -> str:
         lines.append(f"| best validation (iter {best['iter']}) | {best['val_error']:.2f} |")
         if best.get("test_error") is not None:
             lines.append(f"| test at best validation | {best['test_error']:.2f} |")
-    lines += ["", "Errors are top-1 unless marked; the model is selected on validation only, "
-              "never on test.", "", f"![curves]({CURVES_FILE})", "", "## Recipe", "",
+    select = ("best.safetensors is the checkpoint with the lowest validation error" if best
+              else "there is no validation split: the model is the final weights")
+    lines += ["", f"Errors are top-1 unless marked; {select}; nothing is selected on test.", "",
+              f"![curves]({CURVES_FILE})", "", "## Recipe", "",
               "```yaml", yaml.safe_dump(config.to_dict(), sort_keys=False).rstrip(), "```", "",
               "## Machine", ""]
     lines += [f"- {k}: {v}" for k, v in {**summary.get("machine", {}),

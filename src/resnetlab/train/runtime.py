@@ -6,6 +6,7 @@ import contextlib
 import os
 import platform
 import random
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,6 +92,37 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=dtype)
+
+
+def busy_cores(seconds: float = 0.5) -> float | None:
+    """How many cores other processes keep busy right now (from /proc/stat over `seconds`);
+    None where the kernel does not offer /proc/stat."""
+    def snapshot() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            ticks = [int(v) for v in f.readline().split()[1:9]]
+        return sum(ticks), ticks[3] + ticks[4]  # all, idle + iowait
+
+    try:
+        total0, idle0 = snapshot()
+        time.sleep(seconds)
+        total1, idle1 = snapshot()
+    except (OSError, ValueError, IndexError):
+        return None
+    return (1 - (idle1 - idle0) / max(total1 - total0, 1)) * (os.cpu_count() or 1)
+
+
+def auto_threads() -> int:
+    """CPU threads for a run: the cores that other processes leave idle, at least 1.
+
+    Fine-grained CPU kernels slow down many-fold when a thread must wait for a core that
+    another process holds (measured: 2 threads ran 4-20x slower than 1 on a busy 2-core
+    machine), so on a shared machine fewer threads finish sooner.
+    """
+    cores = os.cpu_count() or 1
+    busy = busy_cores()
+    if busy is None:
+        return cores
+    return max(1, min(cores, round(cores - busy + 0.25)))
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:

@@ -41,12 +41,20 @@ def build_optimizer(model: nn.Module, config: TrainConfig,
 
 
 class TrainStep:
-    """step(x, y, lr) -> (loss, correct): detached tensors, no host sync."""
+    """step(x, y, lr) -> (loss, correct): detached tensors, no host sync.
+
+    Under torch.distributed the forward runs through DistributedDataParallel (gradients
+    averaged over ranks; BN statistics stay per rank, as in the paper's 2-GPU runs).
+    """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, config: TrainConfig,
-                 device: torch.device, amp_dtype: torch.dtype | None):
+                 device: torch.device, amp_dtype: torch.dtype | None, distributed: bool = False):
         self.model = model
-        self.forward = torch.compile(model) if config.compile else model
+        forward = model
+        if distributed:
+            ids = [device.index] if device.type == "cuda" else None
+            forward = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        self.forward = torch.compile(forward) if config.compile else forward
         self.optimizer = optimizer
         self.device, self.amp = device, amp_dtype
         self.criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
