@@ -2,7 +2,9 @@
 
 A folder whose summary.json says "complete" is read back, not retrained; a folder cut off
 half way is handed to resnetlab.train.fit with resume=True, which continues it exactly.
-The hash covers the whole resolved training config, so a changed recipe is a new run.
+The hash covers the whole resolved training config (runtime keys aside), so a changed recipe
+is a new run, and so is every run after the engine gains a config key: a cache is never
+read back for a config it was not trained with.
 """
 
 from __future__ import annotations
