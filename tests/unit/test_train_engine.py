@@ -203,3 +203,27 @@ def test_step_fp16_uses_a_grad_scaler_and_bf16_does_not():
         assert step.scaler.is_enabled() == scaled and torch.isfinite(loss)
         assert 0 <= int(correct) <= 4
     assert 1 <= auto_threads() <= (__import__("os").cpu_count() or 1)
+
+
+def test_tensorboard_is_used_when_installed(root, tmp_path, monkeypatch):
+    import sys
+    import types
+
+    logged = []
+
+    class Writer:
+        def __init__(self, logdir):
+            self.logdir = logdir
+
+        def add_scalar(self, key, value, step):
+            logged.append((key, step))
+
+        def close(self):
+            logged.append(("closed", None))
+
+    fake = types.ModuleType("torch.utils.tensorboard")
+    fake.SummaryWriter = Writer
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", fake)
+    fit(tiny_config(root, iters=8, tensorboard=True), tmp_path)
+    assert ("train_loss", 5) in logged and ("test_error", 8) in logged
+    assert logged[-1] == ("closed", None)
