@@ -160,6 +160,27 @@ def test_nan_loss_stops_with_the_iteration_and_keeps_the_last_checkpoint(root, t
     assert json.loads((tmp_path / "summary.json").read_text())["status"] == "diverged"
 
 
+def test_weights_that_overflow_in_the_last_step_before_a_checkpoint_are_not_saved(
+        root, tmp_path, monkeypatch):
+    from resnetlab.train import step as step_mod
+
+    calls = {"n": 0}
+    orig = step_mod.TrainStep.__call__
+
+    def overflow_after_step_10(self, x, y, lr):
+        out = orig(self, x, y, lr)
+        calls["n"] += 1
+        if calls["n"] == 10:  # the loss of step 10 was finite; its update was not
+            with torch.no_grad():
+                self.model.fc.weight.fill_(float("inf"))
+        return out
+
+    monkeypatch.setattr(step_mod.TrainStep, "__call__", overflow_after_step_10)
+    with pytest.raises(DivergedError, match="the weights became nan at iteration 10 of 16"):
+        fit(tiny_config(root), tmp_path)
+    assert load_train_state(tmp_path / STATE_FILE)["iter"] == 8  # the epoch end before it
+
+
 @pytest.mark.parametrize("overrides,match", [
     ({"data": "imagenette", "data_root": None}, "unknown data set .imagenette.: the built-in"),
     ({"model": "resnet21"}, "6n\\+2"),
