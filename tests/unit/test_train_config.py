@@ -118,3 +118,9 @@ def test_diff_ignores_runtime_keys_and_key_help_covers_everything():
     assert config_diff(a, b) == [f"epochs: {a['epochs']!r} -> 9.0"]
     assert {k for k, _, _ in key_help()} == set(a)
     assert coerce("ema", "0.999") == 0.999
+
+
+def test_string_keys_keep_what_was_typed():
+    c = load_recipe("demo", {"data_root": "2024", "data": "my: set"})
+    assert (c.data_root, c.data) == ("2024", "my: set")
+    assert load_recipe("demo", {"data_root": "null"}).data_root is None

@@ -160,6 +160,27 @@ def test_nan_loss_stops_with_the_iteration_and_keeps_the_last_checkpoint(root, t
     assert json.loads((tmp_path / "summary.json").read_text())["status"] == "diverged"
 
 
+def test_weights_that_overflow_in_the_last_step_before_a_checkpoint_are_not_saved(
+        root, tmp_path, monkeypatch):
+    from resnetlab.train import step as step_mod
+
+    calls = {"n": 0}
+    orig = step_mod.TrainStep.__call__
+
+    def overflow_after_step_10(self, x, y, lr):
+        out = orig(self, x, y, lr)
+        calls["n"] += 1
+        if calls["n"] == 10:  # the loss of step 10 was finite; its update was not
+            with torch.no_grad():
+                self.model.fc.weight.fill_(float("inf"))
+        return out
+
+    monkeypatch.setattr(step_mod.TrainStep, "__call__", overflow_after_step_10)
+    with pytest.raises(DivergedError, match="the weights became nan at iteration 10 of 16"):
+        fit(tiny_config(root), tmp_path)
+    assert load_train_state(tmp_path / STATE_FILE)["iter"] == 8  # the epoch end before it
+
+
 @pytest.mark.parametrize("overrides,match", [
     ({"data": "imagenette", "data_root": None}, "unknown data set .imagenette.: the built-in"),
     ({"model": "resnet21"}, "6n\\+2"),
@@ -203,3 +224,27 @@ def test_step_fp16_uses_a_grad_scaler_and_bf16_does_not():
         assert step.scaler.is_enabled() == scaled and torch.isfinite(loss)
         assert 0 <= int(correct) <= 4
     assert 1 <= auto_threads() <= (__import__("os").cpu_count() or 1)
+
+
+def test_tensorboard_is_used_when_installed(root, tmp_path, monkeypatch):
+    import sys
+    import types
+
+    logged = []
+
+    class Writer:
+        def __init__(self, logdir):
+            self.logdir = logdir
+
+        def add_scalar(self, key, value, step):
+            logged.append((key, step))
+
+        def close(self):
+            logged.append(("closed", None))
+
+    fake = types.ModuleType("torch.utils.tensorboard")
+    fake.SummaryWriter = Writer
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", fake)
+    fit(tiny_config(root, iters=8, tensorboard=True), tmp_path)
+    assert ("train_loss", 5) in logged and ("test_error", 8) in logged
+    assert logged[-1] == ("closed", None)

@@ -263,6 +263,8 @@ def _parse(text: str, want) -> Any:
         parsed = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
+    if _origin(want) is str:  # a path or name that YAML would read as a number or mapping
+        return parsed if parsed is None else text
     if _origin(want) is list and isinstance(parsed, str) and "," in parsed:
         return [yaml.safe_load(part) for part in parsed.split(",") if part.strip()]
     if _origin(want) is list and parsed is not None and not isinstance(parsed, list):

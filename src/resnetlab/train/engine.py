@@ -224,6 +224,9 @@ class _Run:
         return results
 
     def _checkpoint(self) -> None:
+        finite = torch.stack([p.detach().isfinite().all() for p in self.model.parameters()])
+        if not bool(finite.all()):  # the last update overflowed: never save such weights
+            self._diverged(self.it, float("nan"), what="the weights became")
         if self.d.main:
             state = {
                 "iter": self.it, "epoch": self.it // self.bpe, "batch": self.it % self.bpe,
@@ -258,14 +261,14 @@ class _Run:
             records.write_config(self.out, self.c)
         set_rng_state(state["rng"])
 
-    def _diverged(self, iteration: int, value: float) -> None:
+    def _diverged(self, iteration: int, value: float, what: str = "the loss became") -> None:
         last = "none yet" if not (self.out / STATE_FILE).is_file() else "kept"
         if self.d.main:
             records.write_json(self.out / records.SUMMARY_FILE,
                                {**self._summary("diverged", {}), "diverged_at": iteration})
         self.progress.close()
         raise DivergedError(
-            f"training diverged: the loss became {value} at iteration {iteration} of "
+            f"training diverged: {what} {value} at iteration {iteration} of "
             f"{self.total}. The last good checkpoint in {self.out} is {last}. Lower lr, set "
             "grad_clip or warm-up, then continue with --resume --force")
 
