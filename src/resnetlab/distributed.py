@@ -57,12 +57,33 @@ def init_distributed(device: torch.device, timeout_s: float = 600.0) -> DistInfo
         raise RuntimeError("this PyTorch build has no torch.distributed: install a full build")
     if device.type == "cuda":
         torch.cuda.set_device(info.local_rank)
+    timeout = datetime.timedelta(seconds=timeout_s)
+    store = restart_store(info, timeout)
     dist.init_process_group(
         backend=backend_for(device),
-        timeout=datetime.timedelta(seconds=timeout_s),
+        timeout=timeout,
         device_id=torch.device("cuda", info.local_rank) if device.type == "cuda" else None,
+        **({"store": store, "rank": info.rank, "world_size": info.world_size} if store else {}),
     )
     return info
+
+
+def restart_store(info: DistInfo, timeout: datetime.timedelta) -> dist.Store | None:
+    """The rendezvous store for this attempt when torchrun shares its own store with the workers.
+
+    torchrun (torch >= 2.4) hands every attempt of the worker group the same TCPStore, so
+    after a restart the new group reads the previous group's gloo/NCCL addresses and fails to
+    connect or hangs (pytorch/pytorch#135712). Keys are kept apart here by the restart count,
+    which every worker of one torchrun agent shares; across several nodes that count can
+    differ, so multi-node jobs set TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 instead (then each
+    attempt gets a fresh store and this returns None; docs/distributed.md).
+    """
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+        return None
+    client = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]),
+                           info.world_size, is_master=False, timeout=timeout)
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    return dist.PrefixStore(f"resnetlab/attempt_{attempt}", client)
 
 
 def local_device(device: torch.device, info: DistInfo) -> torch.device:
@@ -193,6 +214,8 @@ def launch(nproc: int, argv: list[str], max_restarts: int = 0) -> int:
 
     if nproc < 1:
         raise ValueError(f"--nproc must be >= 1, got {nproc}")
+    # a fresh rendezvous store for each attempt, so --max-restarts can restart the group
+    os.environ.setdefault("TORCH_DISABLE_SHARE_RDZV_TCP_STORE", "1")
     args = [
         "--standalone", f"--nproc-per-node={nproc}", f"--max-restarts={max_restarts}",
         "-m", "resnetlab", *argv,
