@@ -26,8 +26,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from resnetlab.bench.infer import MATRIX, machine, prepare
+from resnetlab.bench.infer import MATRIX, prepare
 from resnetlab.checkpoint import atomic_write_text, load_model, versions
+from resnetlab.machine import machine
 from resnetlab.models.registry import create_model
 from resnetlab.predict import Preprocessing
 
