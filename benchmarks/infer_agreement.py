@@ -16,31 +16,26 @@ pooled features, so its predictions (and accuracy) are those of a real classifie
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from resnetlab.bench.infer import MATRIX, machine, prepare
+from resnetlab.bench.infer import MATRIX, prepare
 from resnetlab.checkpoint import atomic_write_text, load_model, versions
+from resnetlab.data import load_dataset
+from resnetlab.machine import machine
 from resnetlab.models.registry import create_model
 from resnetlab.predict import Preprocessing
 
-FMNIST = Path("/usr/share/datasets/fashion-mnist")
 
-
-def read_idx(path: Path) -> np.ndarray:
-    """An IDX file (gzipped) as a uint8 array: images N×28×28 or labels N."""
-    with gzip.open(path) as f:
-        data = f.read()
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(dims).copy()
+def fashion_mnist(split: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first n images (N×28×28 uint8) and labels of a Fashion-MNIST split."""
+    ds = load_dataset("fashion-mnist", split, download=False, progress=False)
+    return ds.images[:n, 0].numpy(), ds.labels[:n].numpy()
 
 
 def inputs(images: np.ndarray, pre: Preprocessing) -> torch.Tensor:
@@ -94,16 +89,14 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
     t0 = time.time()
-    test_x, test_y = (read_idx(FMNIST / "t10k-images-idx3-ubyte.gz")[:args.test],
-                      read_idx(FMNIST / "t10k-labels-idx1-ubyte.gz")[:args.test])
+    test_x, test_y = fashion_mnist("test", args.test)
     if args.checkpoint:
         net, meta = load_model(args.checkpoint)
         pre = Preprocessing.from_meta(meta)
         name, kind = meta["model"], f"trained checkpoint {args.checkpoint}"
     else:
         pre = Preprocessing(3, args.size, args.size, (0.2860,) * 3, (0.3530,) * 3)
-        train_x = read_idx(FMNIST / "train-images-idx3-ubyte.gz")[:args.train]
-        train_y = read_idx(FMNIST / "train-labels-idx1-ubyte.gz")[:args.train]
+        train_x, train_y = fashion_mnist("train", args.train)
         net = probe(args.model, inputs(train_x, pre), train_y, args.batch)
         name, kind = args.model, f"probe (BN + ridge fc on {args.train} train images)"
     x = inputs(test_x, pre)

@@ -44,6 +44,9 @@ def test_report_embeds_figures_tables_and_provenance(tmp_path):
     assert "resnetlab reproduce depth --budget smoke" in text and "torch" in text
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["rows"] == [1] and data["machine"]["cores"] >= 1
+    assert set(data["machine"]) >= {"cpu", "torch_threads", "platform", "load_average",
+                                    "versions"}
+    assert data["machine"]["cpu"] in text
 
 
 def test_formatting():

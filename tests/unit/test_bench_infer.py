@@ -52,6 +52,9 @@ def test_cli_json(capsys):
     assert rc == 0
     assert set(r) >= {"schema", "model", "input_size", "threads", "variants", "machine",
                       "versions"}
+    assert set(r["machine"]) >= {"cpu", "cores", "torch_threads", "platform", "load_average",
+                                 "load_average_before"}
+    assert r["machine"]["torch_threads"] == 1 and len(r["machine"]["load_average"]) == 3
     assert [v["label"] for v in r["variants"]] == ["eager fp32", "eager folded fp32"]
     assert set(r["variants"][1]) >= {"backend", "fold_bn", "channels_last", "dtype", "results",
                                      "check", "speedup", "setup_seconds"}

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 from datafiles import isolate, make_folder, tiny_mnist
 
 from resnetlab.cli import main
@@ -54,7 +55,11 @@ def test_bench_data_json(root, capsys):
                  "--batches", "3", "--model", "none", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["images_per_second"] > 0 and result["loader"] == "DeviceLoader"
-    assert result["batch_size"] == 8 and "load_average" in result["machine"]
+    assert result["batch_size"] == 8
+    m = result["machine"]
+    assert set(m) >= {"cpu", "cores", "cpu_count", "torch_threads", "load_average", "python",
+                      "torch", "platform", "date"}
+    assert m["cpu_count"] == m["cores"] >= 1 and m["torch"] == torch.__version__
 
 
 def test_bench_folder_json(tmp_path, capsys):

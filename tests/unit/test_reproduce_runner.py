@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from resnetlab.reproduce.experiment import final_test_error
 from resnetlab.reproduce.runner import (
     RunSpec,
     config_key,
@@ -94,3 +95,13 @@ def test_tail_mean(tmp_path):
     (record,) = execute(SPECS[:1], tmp_path, build=build, fit=FakeFit(), log=print)
     assert record.tail_mean("train_error", frac=0.5) == pytest.approx((48 + 47) / 2)
     assert record.tail_mean("missing") is None
+
+
+def test_final_test_error_pools_the_final_models_over_seeds(tmp_path):
+    records = execute(SPECS, tmp_path, build=build, fit=FakeFit(), log=print)
+    (records[1].out_dir / "summary.json").write_text(json.dumps(
+        {"status": "complete", "final": {"test_error": 58.5}}))
+    records = execute(SPECS, tmp_path, build=build, fit=FakeFit(), log=print)
+    mean, std, n = final_test_error(records)
+    assert (mean, n) == (57.5, 2) and std == pytest.approx(2 ** 0.5)
+    assert final_test_error(records[:1]) == (56.5, None, 1)

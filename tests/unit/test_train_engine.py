@@ -35,6 +35,8 @@ def test_run_folder_holds_the_contracts_files(done):
     s = json.loads((r.out_dir / "summary.json").read_text())
     assert s["status"] == "complete" and s["iters"] == 24 and s == r.summary
     assert s["best"]["val_error"] is not None and 0 <= s["final"]["test_error"] <= 100
+    assert set(s["machine"]) >= {"cpu", "cores", "torch_threads", "platform"}
+    assert f"- cpu: {s['machine']['cpu']}" in (r.out_dir / "report.md").read_text()
     assert "# resnet8 on mnist" in (r.out_dir / "report.md").read_text()
     assert (r.out_dir / "curves.png").read_bytes()[:4] == b"\x89PNG"
 

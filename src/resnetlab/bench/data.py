@@ -8,8 +8,6 @@ synthetic JPEGs) is reported per worker.
 from __future__ import annotations
 
 import json
-import os
-import platform
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -17,6 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from resnetlab.checkpoint import versions
+from resnetlab.machine import machine
 
 SYNTHETIC = {"cifar-shaped": (50000, 3, 32, 32), "mnist-shaped": (60000, 1, 28, 28)}
 
@@ -110,16 +111,6 @@ def synthetic_jpeg_folder(folder: Path, n: int = 256, size=(500, 375), classes: 
     return folder
 
 
-def machine() -> dict:
-    return {
-        "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-        "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-        "python": platform.python_version(), "torch": torch.__version__,
-        "platform": platform.platform(),
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-    }
-
-
 def bench_device_loader(args) -> dict:
     from resnetlab.data import DeviceLoader, load_dataset
 
@@ -176,7 +167,9 @@ def run(args) -> int:
         torch.set_num_threads(args.threads)
     is_folder = args.data == "synthetic-jpeg" or Path(args.data).is_dir()
     result = bench_folder_loader(args) if is_folder else bench_device_loader(args)
-    result["machine"] = machine()
+    info = machine()
+    result["machine"] = {**info, "cpu_count": info["cores"], **versions(),
+                         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
     if args.json:
         print(json.dumps(result))
         return 0

@@ -12,7 +12,6 @@ import argparse
 import copy
 import json
 import os
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -22,6 +21,7 @@ import torch
 from torch import nn
 
 from resnetlab.checkpoint import versions
+from resnetlab.machine import machine
 
 SCHEMA = "resnetlab.bench.infer/v1"
 BACKENDS = ("eager", "compiled", "onnxruntime")
@@ -116,17 +116,6 @@ def summarize(lat: list[float], batch: int) -> dict:
             "images_per_second": batch * len(lat) / float(np.sum(lat)),
             "latency_ms": {"p50": float(np.percentile(ms, 50)),
                            "p99": float(np.percentile(ms, 99)), "mean": float(ms.mean())}}
-
-
-def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")),
-                       cpu)
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "load_average": list(os.getloadavg())}
 
 
 def load_target(model: str | None, checkpoint: str | None, image_size: int | None):

@@ -9,6 +9,7 @@ from resnetlab.analysis.figures import comparison_figure
 from resnetlab.reproduce.experiment import (
     Options,
     budget_paragraph,
+    final_test_error,
     group,
     run_spec,
     seeds_of,
@@ -39,10 +40,6 @@ def final_train_error(r: RunRecord) -> float | None:
     return r.tail_mean("train_error")
 
 
-def final_test_error(r: RunRecord) -> float | None:
-    return r.final("test_error")
-
-
 def curves(records: list[RunRecord], kind: str) -> list[dict[str, Any]]:
     """One curve per depth (the first seed's: the paper plots single runs)."""
     out = []
@@ -59,7 +56,7 @@ def table_rows(records: list[RunRecord]) -> list[dict[str, Any]]:
     rows = []
     for (kind, depth), runs in group(records, "kind", "depth").items():
         tr, tr_sd, n = stat(runs, final_train_error)
-        te, te_sd, _ = stat(runs, final_test_error)
+        te, te_sd, _ = final_test_error(runs)
         rows.append({"kind": kind, "depth": depth, "train_error": tr, "train_std": tr_sd,
                      "test_error": te, "test_std": te_sd, "n": n,
                      "seconds": sum(r.seconds for r in runs),

@@ -9,11 +9,11 @@ from resnetlab.analysis.figures import depth_figure
 from resnetlab.reproduce.experiment import (
     Options,
     budget_paragraph,
+    final_test_error,
     group,
     model_size,
     run_spec,
     seeds_of,
-    stat,
 )
 from resnetlab.reproduce.report import Report, fmt_mean_std, fmt_pct
 from resnetlab.reproduce.runner import RunRecord, RunSpec
@@ -47,7 +47,7 @@ def analyze(records: list[RunRecord], opts: Options, report: Report) -> dict[str
     refs = REFERENCES.get(opts.data, [])
     rows = []
     for (depth,), runs in group(records, "depth").items():
-        mean, std, n = stat(runs, lambda r: r.final("test_error"))
+        mean, std, n = final_test_error(runs)
         row = {"depth": depth, "params": model_size(runs[0])[0], "mean": mean, "std": std,
                "n": n, "references": {name: vals.get(depth) for name, vals in refs}}
         row["reference"] = next(iter(row["references"].values()), None)

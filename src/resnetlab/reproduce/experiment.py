@@ -93,6 +93,12 @@ def stat(records: list[RunRecord], fn: Callable[[RunRecord], float | None]
     return mean, std, len(values)
 
 
+def final_test_error(records: list[RunRecord]) -> tuple[float | None, float | None, int]:
+    """The final models' test error over seeds (mean, sample std, count): never a model
+    chosen on the test set."""
+    return stat(records, lambda r: r.final("test_error"))
+
+
 def model_size(record: RunRecord) -> tuple[int, int]:
     """(params, MACs) of a run's trained model, at the input size it was trained on."""
     from resnetlab.checkpoint import load_model

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from resnetlab.checkpoint import atomic_write_text, versions
+from resnetlab.machine import machine
 
 
 def fmt_pct(value: float | None, digits: int = 2) -> str:
@@ -48,16 +49,9 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
     return "\n".join(lines)
 
 
-def machine() -> dict[str, Any]:
-    """Where the numbers came from: the training engine's hardware line, load, versions."""
-    from resnetlab.train.runtime import machine as hardware
-
-    info: dict[str, Any] = {**hardware(), "versions": versions()}
-    try:
-        info["load_average"] = [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        pass
-    return info
+def provenance() -> dict[str, Any]:
+    """Where the numbers came from: the hardware, its load, the versions."""
+    return {**machine(), "versions": versions()}
 
 
 def runs_line(runs: Sequence[dict[str, Any]]) -> str:
@@ -103,7 +97,7 @@ class Report:
         self.parts.append(f"![{caption}]({rel})\n\n*{caption}*\n")
 
     def render(self, results: dict[str, Any]) -> str:
-        info = results.get("machine") or machine()
+        info = results.get("machine") or provenance()
         v = info["versions"]
         elapsed = results.get("seconds", time.time() - self.started)
         lines = [f"# {self.title}\n", *self.parts, "## Re-run\n",
@@ -128,7 +122,7 @@ class Report:
         return "\n".join(lines)
 
     def write(self, results: dict[str, Any]) -> Path:
-        results = {**results, "command": self.command, "machine": machine(),
+        results = {**results, "command": self.command, "machine": provenance(),
                    "finished": time.time()}
         results.setdefault("seconds", time.time() - self.started)
         self.out_dir.mkdir(parents=True, exist_ok=True)

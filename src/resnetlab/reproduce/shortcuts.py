@@ -9,11 +9,11 @@ from resnetlab.reproduce.budgets import is_folder
 from resnetlab.reproduce.experiment import (
     Options,
     budget_paragraph,
+    final_test_error,
     group,
     model_size,
     run_spec,
     seeds_of,
-    stat,
 )
 from resnetlab.reproduce.report import Report, fmt_count, fmt_mean_std, fmt_pct
 from resnetlab.reproduce.runner import RunRecord, RunSpec
@@ -47,7 +47,7 @@ def analyze(records: list[RunRecord], opts: Options, report: Report) -> dict[str
     rows = []
     for (option,), runs in group(records, "option").items():
         params, macs = model_size(runs[0])
-        mean, std, n = stat(runs, lambda r: r.final("test_error"))
+        mean, std, n = final_test_error(runs)
         rows.append({"option": option, "params": params, "macs": macs, "test_error": mean,
                      "test_std": std, "n": n, "paper": PAPER_TABLE3[option]})
     model = model_name(opts)

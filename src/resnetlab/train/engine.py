@@ -16,6 +16,7 @@ import torch
 
 from resnetlab.checkpoint import atomic_write_text, save_model, unwrap, versions
 from resnetlab.distributed import convert_sync_batchnorm
+from resnetlab.machine import machine
 from resnetlab.models.convert import load_weights
 from resnetlab.models.registry import create_model, get_spec
 from resnetlab.train import records
@@ -28,7 +29,6 @@ from resnetlab.train.runtime import (
     auto_threads,
     barrier,
     dist_info,
-    machine,
     pick_device,
     resolve_amp,
     seed_everything,
