@@ -26,9 +26,9 @@ from train_helpers import learnable_mnist, tiny_config  # noqa: E402
 import resnetlab  # noqa: E402
 from resnetlab import distributed  # noqa: E402
 from resnetlab.data import DeviceLoader  # noqa: E402
+from resnetlab.distributed import DistInfo  # noqa: E402
 from resnetlab.train import fit  # noqa: E402
 from resnetlab.train.evaluate import evaluate_model  # noqa: E402
-from resnetlab.train.runtime import Dist  # noqa: E402
 
 # Three SGD steps in fp32 NCHW, weight decay and label smoothing on. Measured (issue 6 note):
 # two single-process runs that differ only in channels_last (so only in the order of the
@@ -86,7 +86,7 @@ def _eval(rank: int, world: int):
     loader = DeviceLoader(images, labels, 64, train=False, mean=(0.5,), std=(0.25,),
                           rank=rank, world_size=world)
     return evaluate_model(model, loader, 10, device=torch.device("cpu"),
-                          dist=Dist(rank, world))
+                          dist=DistInfo(rank, world))
 
 
 def _eval_worker(rank: int, world: int, port: int, out: str) -> None:

@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
+from resnetlab.distributed import DistInfo
 from resnetlab.train.config import TrainConfig
-from resnetlab.train.runtime import Dist
 
 
 @dataclass
@@ -128,7 +128,7 @@ def normalization(config: TrainConfig, train) -> dict[str, Any]:
 
 
 def make_loader(ds, norm: dict[str, Any], batch_size: int, *, train: bool, config: TrainConfig,
-                device: torch.device, dist: Dist, views: str = "center"):
+                device: torch.device, dist: DistInfo, views: str = "center"):
     """A DeviceLoader (ImageSet) or FolderLoader (FolderSet) with the run's normalisation and
     augmentation; `views` picks a folder's evaluation transform."""
     if not hasattr(ds, "images"):

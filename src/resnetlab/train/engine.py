@@ -102,7 +102,7 @@ class _Run:
                      **config.model_overrides}
         self.overrides = overrides
         self.model = create_model(config.model, **overrides).to(self.device)
-        if config.sync_bn and d.active:  # before the optimizer: conversion makes new modules
+        if config.sync_bn and d.enabled:  # before the optimizer: conversion makes new modules
             self.model = convert_sync_batchnorm(self.model, self.device)
         if config.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -114,21 +114,21 @@ class _Run:
             self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(config.ema),
                                      use_buffers=True)
         self.step = TrainStep(self.model, self.optimizer, config, self.device, self.amp,
-                              distributed=d.active)
+                              distributed=d.enabled)
         self.sched = LRSchedule(config, self.total, self.bpe, spec.depth)
-        self.progress = Progress(self.total, self.bpe, mode=progress, enabled=d.main)
-        self.tb = _tensorboard(out, config) if d.main else None
+        self.progress = Progress(self.total, self.bpe, mode=progress, enabled=d.is_main)
+        self.tb = _tensorboard(out, config) if d.is_main else None
         self.it, self.elapsed, self.rows = 0, 0.0, []
         self.best: dict[str, Any] | None = None
 
     # -- the loop ------------------------------------------------------------------------
     def train(self, resuming: bool) -> RunResult:
         c = self.c
-        if self.d.main and self.out.is_dir():
+        if self.d.is_main and self.out.is_dir():
             records.clear_stale_temporaries(self.out)
         if resuming and (self.out / STATE_FILE).is_file():
             self._load(load_train_state(self.out / STATE_FILE))
-        elif self.d.main:
+        elif self.d.is_main:
             records.clear_run(self.out)
             records.write_config(self.out, c)
         self.progress.start(self.it)
@@ -219,7 +219,7 @@ class _Run:
                 test = results.get("test")
                 self.best = {"iter": self.it, "val_error": err,
                              "test_error": test.top1_error if test else None}
-                if self.d.main:
+                if self.d.is_main:
                     save_model(self.out / records.BEST_FILE, unwrap(model), self._meta(results))
         return results
 
@@ -227,7 +227,7 @@ class _Run:
         finite = torch.stack([p.detach().isfinite().all() for p in self.model.parameters()])
         if not bool(finite.all()):  # the last update overflowed: never save such weights
             self._diverged(self.it, float("nan"), what="the weights became")
-        if self.d.main:
+        if self.d.is_main:
             state = {
                 "iter": self.it, "epoch": self.it // self.bpe, "batch": self.it % self.bpe,
                 "elapsed": self.elapsed, "best": self.best,
@@ -257,13 +257,13 @@ class _Run:
         if self.c.deterministic and not self.c.threads:
             torch.set_num_threads(state["threads"])  # the same kernels' partitioning as before
         self.rows = records.read_metrics(self.out, upto=self.it)
-        if self.d.main:
+        if self.d.is_main:
             records.write_config(self.out, self.c)
         set_rng_state(state["rng"])
 
     def _diverged(self, iteration: int, value: float, what: str = "the loss became") -> None:
         last = "none yet" if not (self.out / STATE_FILE).is_file() else "kept"
-        if self.d.main:
+        if self.d.is_main:
             records.write_json(self.out / records.SUMMARY_FILE,
                                {**self._summary("diverged", {}), "diverged_at": iteration})
         self.progress.close()
@@ -309,7 +309,7 @@ class _Run:
 
     def _finish(self, final: dict[str, EvalResult]) -> RunResult:
         summary = self._summary("complete", final)
-        if self.d.main:
+        if self.d.is_main:
             from resnetlab.analysis.plots import plot_curves
 
             self._save_model(final)

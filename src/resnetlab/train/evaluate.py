@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from resnetlab.train.runtime import Dist, all_reduce_sum, autocast, dist_info
+from resnetlab.distributed import DistInfo
+from resnetlab.train.runtime import all_reduce_sum, autocast, dist_info
 
 
 @dataclass
@@ -49,7 +50,7 @@ def log_scores(model: nn.Module, x) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate_model(model: nn.Module, loader, num_classes: int, *, device: torch.device,
-                   amp_dtype: torch.dtype | None = None, dist: Dist | None = None,
+                   amp_dtype: torch.dtype | None = None, dist: DistInfo | None = None,
                    topk: int = 5) -> EvalResult:
     """Errors (%) of model over every batch of loader (one pass; all ranks' samples counted)."""
     dist = dist or dist_info()
@@ -126,8 +127,8 @@ def evaluate_checkpoint(path: str | Path, data: str | None = None, split: str = 
         model = model.to(memory_format=torch.channels_last)
     norm = meta.get("normalization") or splits.normalization
     loader = make_loader(ds, norm, batch_size, train=False, config=config, device=dev,
-                         dist=Dist(), views=views)
+                         dist=DistInfo(), views=views)
     result = evaluate_model(model, loader, len(classes), device=dev,
-                            amp_dtype=resolve_amp(amp, dev), dist=Dist())
+                            amp_dtype=resolve_amp(amp, dev), dist=DistInfo())
     return {"checkpoint": str(path), "model": meta["model"], "data": config.data,
             "split": split, "views": views, "classes": list(classes), **result.to_dict()}

@@ -7,48 +7,34 @@ import os
 import platform
 import random
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-
-@dataclass(frozen=True)
-class Dist:
-    """This process's place among the training processes (rank 0 of 1 without DDP)."""
-
-    rank: int = 0
-    world_size: int = 1
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def active(self) -> bool:
-        return self.world_size > 1
+from resnetlab.distributed import DistInfo
 
 
-def dist_info() -> Dist:
+def dist_info() -> DistInfo:
     """Rank and world size from torch.distributed, when it has been initialised."""
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
-        return Dist(dist.get_rank(), dist.get_world_size())
-    return Dist()
+        return DistInfo(dist.get_rank(), dist.get_world_size(),
+                        int(os.environ.get("LOCAL_RANK", 0)))
+    return DistInfo()
 
 
-def all_reduce_sum(t: torch.Tensor, d: Dist, name: str = "all_reduce") -> torch.Tensor:
+def all_reduce_sum(t: torch.Tensor, d: DistInfo, name: str = "all_reduce") -> torch.Tensor:
     """Sum of t over all ranks (t itself without DDP); a timeout names rank and collective."""
-    if d.active:
+    if d.enabled:
         from resnetlab import distributed
 
         distributed.all_reduce_sum(t, name)
     return t
 
 
-def barrier(d: Dist, name: str = "barrier") -> None:
-    if d.active:
+def barrier(d: DistInfo, name: str = "barrier") -> None:
+    if d.enabled:
         from resnetlab import distributed
 
         distributed.barrier(name)
