@@ -122,6 +122,18 @@ def barrier(name: str = "barrier") -> None:
         collective(name, dist.barrier)
 
 
+def broadcast_buffers(module: nn.Module, name: str = "broadcast_buffers") -> None:
+    """Give every rank rank 0's buffers (BatchNorm running statistics).
+
+    With per-device BatchNorm each rank's last training forward leaves its own running
+    statistics (DDP only re-broadcasts rank 0's at the next forward), so before an evaluation
+    the ranks would score different models; after this they all score the one rank 0 saves.
+    """
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        for b in module.buffers():
+            collective(name, dist.broadcast, b, src=0)
+
+
 class _SumOverRanks(torch.autograd.Function):
     """all_reduce(SUM) whose backward is all_reduce(SUM) of the gradient."""
 

@@ -216,3 +216,43 @@ def test_nproc_launches_torchrun_from_the_cli(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "complete" and summary["world_size"] == 2
     assert summary["recipe"] == "demo"
+
+
+def _folder_worker(rank: int, world: int, port: int, root: str, out: str) -> None:
+    _init(rank, world, port)
+    try:
+        from resnetlab.train import load_recipe
+
+        values = dict(model="resnet8", data="tiny-folder", data_root=root, iters=4,
+                      batch_size=6, image_size=16, scale_min=18, scale_max=26, eval_resize=18,
+                      workers=0, val_size=3, eval_every=2, checkpoint_every=2,
+                      eval_batch_size=4, device="cpu", progress="off", tensorboard=False,
+                      threads=1, warmup_iters=1)
+        fit(load_recipe("paper-imagenet", values), out)
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_two_ranks_train_on_an_image_folder_and_evaluate_every_image_once(tmp_path):
+    from PIL import Image
+
+    for split, n in (("train", 8), ("val", 5)):
+        for c, name in enumerate(("a", "b", "c")):
+            (tmp_path / "imgs" / split / name).mkdir(parents=True)
+            for i in range(n):
+                Image.new("RGB", (30 + 3 * i, 28), (80 * c, 10 * i, 200 - 60 * c)).save(
+                    tmp_path / "imgs" / split / name / f"{i}.png")
+    mp.spawn(_folder_worker, args=(2, free_port(), str(tmp_path / "imgs"), str(tmp_path / "run")),
+             nprocs=2)
+    import json
+
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["status"] == "complete" and summary["world_size"] == 2
+    # the 2-rank evaluation inside fit() equals one process evaluating the saved model
+    from resnetlab.train import evaluate_checkpoint
+
+    single = evaluate_checkpoint(tmp_path / "run", split="test", views="ten-crop", device="cpu")
+    assert single["n"] == 15
+    assert summary["final"]["test_error"] == pytest.approx(single["top1_error"])
+    assert summary["final"]["test_loss"] == pytest.approx(single["loss"], rel=1e-5)

@@ -177,7 +177,8 @@ class FolderLoader:
 
     def __len__(self) -> int:
         if self.sampler is not None:
-            return -(-len(self.sampler) // self.plan.local_batch)
+            n, b = len(self.sampler), self.plan.local_batch
+            return n // b if self.plan.drop_last else -(-n // b)
         return len(self.plan)
 
     def set_epoch(self, epoch: int) -> None:
@@ -191,7 +192,7 @@ class FolderLoader:
             if hasattr(self.sampler, "set_epoch"):
                 self.sampler.set_epoch(epoch)
             idx, b = list(self.sampler), self.plan.local_batch
-            return [idx[i:i + b] for i in range(start * b, len(idx), b)]
+            return [idx[i * b:(i + 1) * b] for i in range(start, len(self))]
         perm = torch.randperm(len(self.folder), generator=epoch_generator(self.seed, epoch))
         order = perm if self.train else torch.arange(len(self.folder))
         return [order[self.plan.positions(i)].tolist() for i in range(start, len(self.plan))]

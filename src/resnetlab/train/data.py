@@ -157,7 +157,13 @@ def _folder_loader(ds, norm, batch_size, *, train, config, device, dist, views):
               "multiscale": lambda: MultiScale(config.test_scales)}[views]()
         if views == "multiscale":
             batch_size = dist.world_size
+    sampler = None
+    if train and dist.enabled:  # torch's sampler; evaluation keeps the exact, unpadded shards
+        sampler = torch.utils.data.DistributedSampler(
+            range(len(ds)), num_replicas=dist.world_size, rank=dist.rank, shuffle=True,
+            seed=config.seed, drop_last=True)
     return FolderLoader(ds, batch_size, train=train, transform=tf, size=size, device=device,
                         mean=norm["mean"], std=norm["std"], lighting=config.lighting,
                         workers=config.workers, seed=config.seed, rank=dist.rank,
-                        world_size=dist.world_size, channels_last=config.channels_last)
+                        world_size=dist.world_size, channels_last=config.channels_last,
+                        sampler=sampler)

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from resnetlab.checkpoint import atomic_write_text, save_model, unwrap, versions
-from resnetlab.distributed import convert_sync_batchnorm
+from resnetlab.distributed import broadcast_buffers, convert_sync_batchnorm
 from resnetlab.machine import machine
 from resnetlab.models.convert import load_weights
 from resnetlab.models.registry import create_model, get_spec
@@ -195,6 +195,8 @@ class _Run:
 
     def _evaluate(self, final: bool) -> dict[str, EvalResult]:
         model = self.ema.module if self.ema is not None else self.model
+        if self.d.enabled:  # every rank scores the model rank 0 saves
+            broadcast_buffers(unwrap(model), "evaluate.buffers")
         results = {}
         for name, loader in self.eval_loaders.items():
             if name == "test" and not (final or self.c.eval_test):
