@@ -65,7 +65,7 @@ def test_ranks_draw_folder_batches_through_torchs_distributed_sampler(folder):
                            dist=DistInfo(rank, 2)) for rank in (0, 1)]
     assert all(isinstance(lo.sampler, torch.utils.data.DistributedSampler) for lo in loaders)
     assert [len(lo) for lo in loaders] == [4, 4]
-    epoch = [[b for b in lo._index_batches(1, 0)] for lo in loaders]
+    epoch = [lo._index_batches(1, 0) for lo in loaders]
     seen = [i for batches in epoch for b in batches for i in b]
     assert sorted(seen) == list(range(24)) and all(len(b) == 3 for e in epoch for b in e)
     assert loaders[0]._index_batches(1, 2) == epoch[0][2:]  # resume mid-epoch

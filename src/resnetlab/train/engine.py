@@ -195,8 +195,7 @@ class _Run:
 
     def _evaluate(self, final: bool) -> dict[str, EvalResult]:
         model = self.ema.module if self.ema is not None else self.model
-        if self.d.enabled:  # every rank scores the model rank 0 saves
-            broadcast_buffers(unwrap(model), "evaluate.buffers")
+        broadcast_buffers(unwrap(model), "evaluate.buffers")  # all ranks score rank 0's model
         results = {}
         for name, loader in self.eval_loaders.items():
             if name == "test" and not (final or self.c.eval_test):

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import torch
 
-from resnetlab.distributed import DistInfo
+from resnetlab.distributed import DistInfo, env_info
 
 
 def dist_info() -> DistInfo:
@@ -19,8 +19,7 @@ def dist_info() -> DistInfo:
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
-        return DistInfo(dist.get_rank(), dist.get_world_size(),
-                        int(os.environ.get("LOCAL_RANK", 0)))
+        return DistInfo(dist.get_rank(), dist.get_world_size(), env_info().local_rank)
     return DistInfo()
 
 
@@ -44,7 +43,7 @@ def pick_device(name: str = "auto") -> torch.device:
     """'auto' is CUDA when present (this rank's GPU under DDP), else the CPU."""
     if name == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            return torch.device("cuda", env_info().local_rank)
         return torch.device("cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device={name!r} but CUDA is not available here: use device=cpu "
