@@ -105,3 +105,29 @@ def test_final_test_error_pools_the_final_models_over_seeds(tmp_path):
     mean, std, n = final_test_error(records)
     assert (mean, n) == (57.5, 2) and std == pytest.approx(2 ** 0.5)
     assert final_test_error(records[:1]) == (56.5, None, 1)
+
+
+def test_every_config_key_is_hashed_runtime_or_added_with_its_neutral_value():
+    """A new TrainConfig key must be sorted: in ADDED_KEYS with the value that computes what
+    runs computed before it existed (so finished runs stay cached), or a runtime key."""
+    import dataclasses
+
+    from resnetlab.reproduce.runner import ADDED_KEYS, HASHED_KEYS, RUNTIME_KEYS
+    from resnetlab.train.config import TrainConfig
+
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    unsorted = set(fields) - set(HASHED_KEYS) - set(ADDED_KEYS) - set(RUNTIME_KEYS)
+    assert not unsorted, f"add {sorted(unsorted)} to reproduce.runner.ADDED_KEYS or RUNTIME_KEYS"
+    for key, neutral in ADDED_KEYS.items():
+        f = fields[key]
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        assert default == neutral, f"{key}: its default must be the neutral value"
+
+
+def test_an_added_key_at_its_neutral_value_keeps_the_hash(monkeypatch):
+    from resnetlab.reproduce import runner
+
+    before = config_key({"model": "resnet20", "lr": 0.1})
+    monkeypatch.setitem(runner.ADDED_KEYS, "init", None)
+    assert config_key({"model": "resnet20", "lr": 0.1, "init": None}) == before
+    assert config_key({"model": "resnet20", "lr": 0.1, "init": "weights.safetensors"}) != before

@@ -78,9 +78,28 @@ RUNTIME_KEYS = ("device", "compile", "data_root", "log_every", "tensorboard", "w
                 "threads", "progress")
 
 
+# The keys the hash covered when the cache format was fixed (resnetlab 0.1).
+HASHED_KEYS = (
+    "recipe", "model", "model_overrides", "data", "subset", "val_size", "iters", "epochs",
+    "batch_size", "lr", "momentum", "nesterov", "weight_decay", "wd_exclude", "schedule",
+    "milestones", "milestone_unit", "gamma", "final_lr", "plateau_patience",
+    "plateau_threshold", "warmup", "warmup_iters", "warmup_lr", "warmup_until_error",
+    "warmup_min_depth", "label_smoothing", "ema", "grad_clip", "pad", "flip", "normalize",
+    "image_size", "scale_min", "scale_max", "lighting", "eval_resize", "test_views",
+    "test_scales", "amp", "channels_last", "sync_bn", "dist_timeout", "seed", "deterministic",
+    "eval_every", "eval_test", "eval_batch_size", "checkpoint_every")
+# Keys the training config gained later, each with the value under which a run computes
+# exactly what it computed before the key existed. While a config holds that value the key is
+# left out of the hash, so finished runs stay cached when the engine grows a feature they do
+# not use; any other value is hashed. A test makes every new config key appear here (or in
+# RUNTIME_KEYS): a key that changes results for every run does not belong here.
+ADDED_KEYS: dict[str, Any] = {}
+
+
 def config_key(config: Any) -> str:
     """Hash of everything in the config that changes the result."""
-    values = {k: v for k, v in config_dict(config).items() if k not in RUNTIME_KEYS}
+    values = {k: v for k, v in config_dict(config).items()
+              if k not in RUNTIME_KEYS and not (k in ADDED_KEYS and v == ADDED_KEYS[k])}
     text = json.dumps(values, sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:10]
 
