@@ -25,11 +25,12 @@ import torch
 from PIL import Image
 
 from resnetlab.bench.infer import MATRIX, prepare
-from resnetlab.checkpoint import atomic_write_text, load_model, versions
+from resnetlab.checkpoint import load_model
 from resnetlab.data import load_dataset
-from resnetlab.machine import machine
+from resnetlab.io import atomic_write_text
 from resnetlab.models.registry import create_model
 from resnetlab.predict import Preprocessing
+from resnetlab.provenance import machine, versions
 
 
 def fashion_mnist(split: str, n: int) -> tuple[np.ndarray, np.ndarray]:

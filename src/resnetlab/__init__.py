@@ -1,15 +1,16 @@
 """resnetlab: the deep residual networks of He et al. (2015), built, trained, reproduced."""
 
-__version__ = "0.1.0"
-
-from resnetlab.checkpoint import load_model, save_model  # noqa: E402
-from resnetlab.models import ModelSpec, ResNet, create_model, get_spec, list_models  # noqa: E402
-from resnetlab.models.convert import (  # noqa: E402
+from resnetlab.checkpoint import load_model, save_model
+from resnetlab.models import ModelSpec, ResNet, create_model, get_spec, list_models
+from resnetlab.models.convert import (
     convert_state_dict,
     import_checkpoint,
     read_state_dict,
 )
-from resnetlab.models.stats import collect_responses, count_macs, count_params  # noqa: E402
+from resnetlab.models.stats import collect_responses, count_macs, count_params
+from resnetlab.provenance import package_version
+
+__version__ = package_version()
 
 __all__ = [
     "ModelSpec",

@@ -7,53 +7,24 @@ overrides, the class names and the input normalisation.
 from __future__ import annotations
 
 import json
-import os
-import platform
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 from torch import nn
 
+# atomic_write / atomic_write_text / versions moved to resnetlab.io and resnetlab.provenance;
+# re-exported here for one release.
+from resnetlab.io import atomic_write, atomic_write_text
+from resnetlab.models.convert import load_weights
+from resnetlab.models.registry import create_model
+from resnetlab.provenance import versions
+
+__all__ = ["MODEL_FILE", "atomic_write", "atomic_write_text", "load_model", "read_meta",
+           "resolve_model_path", "save_model", "unwrap", "versions"]
 MODEL_FILE = "model.safetensors"
-
-
-def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
-    """Call write(tmp_path) then fsync and rename onto path: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
-    return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    return atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -67,24 +38,12 @@ def unwrap(model: nn.Module) -> nn.Module:
             return model
 
 
-def versions() -> dict[str, str]:
-    import resnetlab
-
-    return {
-        "resnetlab": resnetlab.__version__,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-    }
-
-
 def save_model(path: str | Path, model: nn.Module, meta: dict[str, Any]) -> Path:
     """Write weights to PATH (.safetensors) and meta to PATH with .json, both atomically.
 
     meta must hold "model" (a registry name); "overrides", "classes", "normalization"
     {"mean", "std"} and "input_size" are used by evaluate/predict/export when present.
     """
-    from safetensors.torch import save_file
-
     if "model" not in meta:
         raise ValueError("model metadata needs the registry name under 'model'")
     path = Path(path)
@@ -107,8 +66,6 @@ def read_meta(path: str | Path) -> dict[str, Any]:
             return json.loads(side.read_text())
         except json.JSONDecodeError as e:
             raise ValueError(f"{side}: corrupt model description ({e})") from e
-    from safetensors import safe_open
-
     try:
         with safe_open(str(path), framework="pt") as f:
             header = f.metadata() or {}
@@ -138,11 +95,6 @@ def load_model(
     path: str | Path, device: str | torch.device = "cpu"
 ) -> tuple[nn.Module, dict[str, Any]]:
     """(model in eval mode, its metadata) from a resnetlab model file or run folder."""
-    from safetensors.torch import load_file
-
-    from resnetlab.models.convert import load_weights
-    from resnetlab.models.registry import create_model
-
     path = resolve_model_path(path)
     meta = read_meta(path)
     model = create_model(meta["model"], **meta.get("overrides", {}))

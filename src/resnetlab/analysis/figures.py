@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from resnetlab.analysis.plots import STYLES  # noqa: E402
-from resnetlab.checkpoint import atomic_write  # noqa: E402
+from resnetlab.io import atomic_write  # noqa: E402
 
 # One colour per depth, stable across figures (colour-blind-safe Okabe-Ito order).
 DEPTH_COLORS = {

@@ -15,7 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from resnetlab.checkpoint import atomic_write  # noqa: E402
+from resnetlab.io import atomic_write  # noqa: E402
 
 STYLES = {
     "train_error": dict(linestyle="--", linewidth=0.9),

@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from resnetlab.checkpoint import versions
-from resnetlab.machine import machine
+from resnetlab.provenance import machine, versions
 
 SYNTHETIC = {"cifar-shaped": (50000, 3, 32, 32), "mnist-shaped": (60000, 1, 28, 28)}
 

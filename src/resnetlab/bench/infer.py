@@ -20,8 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from resnetlab.checkpoint import versions
-from resnetlab.machine import machine
+from resnetlab.provenance import machine, versions
 
 SCHEMA = "resnetlab.bench.infer/v1"
 BACKENDS = ("eager", "compiled", "onnxruntime")

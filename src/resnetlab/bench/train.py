@@ -17,10 +17,9 @@ import time
 import torch
 from torch import nn
 
-from resnetlab.checkpoint import versions
-from resnetlab.machine import machine
 from resnetlab.models.registry import create_model, get_spec
 from resnetlab.models.stats import count_macs
+from resnetlab.provenance import machine, versions
 from resnetlab.train.config import TrainConfig
 from resnetlab.train.runtime import pick_device, resolve_amp
 from resnetlab.train.step import TrainStep, build_optimizer

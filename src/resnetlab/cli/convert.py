@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from resnetlab.checkpoint import atomic_write
+from resnetlab.io import atomic_write
 from resnetlab.models.convert import SOURCES, import_checkpoint
 
 

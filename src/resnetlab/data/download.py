@@ -17,7 +17,7 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from resnetlab.checkpoint import atomic_write
+from resnetlab.io import atomic_write
 
 CHUNK = 1 << 16
 USER_AGENT = "resnetlab (https://github.com/resnetlab)"

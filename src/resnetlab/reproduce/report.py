@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from resnetlab.checkpoint import atomic_write_text, versions
-from resnetlab.machine import machine
+from resnetlab.io import atomic_write_text
+from resnetlab.provenance import machine, versions
 
 
 def fmt_pct(value: float | None, digits: int = 2) -> str:

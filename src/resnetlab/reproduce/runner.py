@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from resnetlab import io as fileio
+
 Point = tuple[int, float]
 
 
@@ -109,26 +111,15 @@ def run_folder(runs_dir: str | Path, spec: RunSpec, config: Any) -> Path:
     return Path(runs_dir) / f"{slug}-{config_key(config)}"
 
 
+RETRAIN_HINT = "; delete the run folder to retrain it"
+
+
 def read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: corrupt JSON ({e}); delete the run folder to retrain it"
-                         ) from e
+    return fileio.read_json(path, RETRAIN_HINT)
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    if not path.is_file():
-        return rows
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{n}: corrupt metrics row ({e}); delete the run "
-                                 "folder to retrain it") from e
-    return rows
+    return fileio.read_metrics(path, hint=RETRAIN_HINT)
 
 
 def is_complete(out_dir: Path) -> bool:

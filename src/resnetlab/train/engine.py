@@ -14,11 +14,12 @@ from typing import Any
 
 import torch
 
-from resnetlab.checkpoint import atomic_write_text, save_model, unwrap, versions
+from resnetlab.checkpoint import save_model, unwrap
 from resnetlab.distributed import broadcast_buffers, convert_sync_batchnorm
-from resnetlab.machine import machine
+from resnetlab.io import atomic_write_text, write_json
 from resnetlab.models.convert import load_weights
 from resnetlab.models.registry import create_model, get_spec
+from resnetlab.provenance import machine, versions
 from resnetlab.train import records
 from resnetlab.train.config import TrainConfig
 from resnetlab.train.data import load_splits, make_loader
@@ -244,7 +245,7 @@ class _Run:
             save_train_state(self.out / STATE_FILE, state)
             self._save_model({})
             records.write_metrics(self.out, self.rows)
-            records.write_json(self.out / records.SUMMARY_FILE, self._summary("running", {}))
+            write_json(self.out / records.SUMMARY_FILE, self._summary("running", {}))
         barrier(self.d, "checkpoint")
 
     def _load(self, state: dict[str, Any]) -> None:
@@ -265,7 +266,7 @@ class _Run:
     def _diverged(self, iteration: int, value: float, what: str = "the loss became") -> None:
         last = "none yet" if not (self.out / STATE_FILE).is_file() else "kept"
         if self.d.is_main:
-            records.write_json(self.out / records.SUMMARY_FILE,
+            write_json(self.out / records.SUMMARY_FILE,
                                {**self._summary("diverged", {}), "diverged_at": iteration})
         self.progress.close()
         raise DivergedError(
@@ -317,7 +318,7 @@ class _Run:
             records.write_metrics(self.out, self.rows)
             plot_curves(self.rows, self.out / records.CURVES_FILE,
                         title=f"{self.c.model} on {self.c.data}")
-            records.write_json(self.out / records.SUMMARY_FILE, summary)
+            write_json(self.out / records.SUMMARY_FILE, summary)
             atomic_write_text(self.out / records.REPORT_FILE,
                               records.format_report(summary, self.c))
             if self.tb:

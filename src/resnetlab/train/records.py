@@ -11,7 +11,8 @@ from typing import Any
 
 import yaml
 
-from resnetlab.checkpoint import atomic_write_text
+from resnetlab import io as fileio
+from resnetlab.io import atomic_write_text
 from resnetlab.train.config import TrainConfig, config_diff
 from resnetlab.train.state import STATE_FILE
 
@@ -54,25 +55,8 @@ def write_metrics(out: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def read_metrics(out: Path, upto: int | None = None) -> list[dict[str, Any]]:
-    """Rows of metrics.jsonl (those with iter <= upto, when given)."""
-    path = out / METRICS_JSONL
-    if not path.is_file():
-        return []
-    rows = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}:{n}: corrupt metrics row ({e})") from e
-        if upto is None or row["iter"] <= upto:
-            rows.append(row)
-    return rows
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+    """Rows of the run folder's metrics.jsonl (those with iter <= upto, when given)."""
+    return fileio.read_metrics(out / METRICS_JSONL, upto)
 
 
 def read_summary(out: Path) -> dict[str, Any] | None:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from resnetlab.checkpoint import atomic_write
+from resnetlab.io import atomic_write
 
 STATE_FILE = "train_state.pt"
 FORMAT = 1
