@@ -16,7 +16,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "unit"))
 from infer_models import model_file  # noqa: E402  (the tests' calibrated model files)
 
-from resnetlab.export import export_model  # noqa: E402
+from resnetlab.inference.export import export_model  # noqa: E402
 
 FORMATS = (("onnx", ".onnx"), ("torchscript", ".pt"), ("exported-program", ".pt2"))
 CASES = [("resnet20", 32, {}, f) for f in FORMATS] + [

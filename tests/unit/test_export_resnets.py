@@ -3,7 +3,7 @@
 import pytest
 from infer_models import model_file, one_thread  # noqa: F401 (autouse fixture)
 
-from resnetlab.export import export_model, read_export_meta
+from resnetlab.inference import export_model, read_export_meta
 
 
 def _export(tmp_path, fmt, suffix, **model_kw):

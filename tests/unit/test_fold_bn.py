@@ -3,7 +3,7 @@ import torch
 from infer_models import calibrated, one_thread  # noqa: F401 (autouse fixture)
 from torch import nn
 
-from resnetlab.fold import count_bn, fold_bn
+from resnetlab.inference.fold import count_bn, fold_bn
 
 
 @pytest.mark.parametrize(

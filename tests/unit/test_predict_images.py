@@ -7,8 +7,9 @@ from infer_models import FASHION, calibrated, model_file, one_thread  # noqa: F4
 from PIL import Image
 
 from resnetlab.cli import main
-from resnetlab.export import export_model, read_export_meta
-from resnetlab.predict import SCHEMA, Predictor, Preprocessing, expand_inputs, predict
+from resnetlab.inference import export_model, read_export_meta
+from resnetlab.inference.predict import SCHEMA, Predictor, predict
+from resnetlab.inference.preprocessing import Preprocessing, expand_inputs
 
 
 @pytest.fixture(scope="module")

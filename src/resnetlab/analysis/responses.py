@@ -13,6 +13,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from resnetlab.data.normalization import Normalization
 from resnetlab.models.stats import collect_responses, response_layers
 
 
@@ -61,24 +62,15 @@ def loader_for(meta: dict, images: torch.Tensor, labels: torch.Tensor, batch_siz
     """An evaluation DeviceLoader normalising as the model was trained (its model.json)."""
     from resnetlab.data import DeviceLoader
 
-    norm = meta.get("normalization") or {}
-    channels = images.shape[1]
-    if "pixel_mean" in norm:
-        pm = torch.tensor(norm["pixel_mean"], dtype=torch.float32)
-        if tuple(pm.shape) != tuple(images.shape[1:]):
-            raise ValueError(f"the model's per-pixel mean is {tuple(pm.shape)} but the images "
-                             f"are {tuple(images.shape[1:])}: use the data it was trained on")
-        kw = {"normalize": "pixel", "pixel_mean": pm}
-    elif "mean" in norm and "std" in norm:
-        if len(norm["mean"]) != channels or len(norm["std"]) != channels:
-            raise ValueError(f"the model was trained on {len(norm['mean'])}-channel images "
-                             f"but the data has {channels} channels")
-        kw = {"normalize": "channel", "mean": norm["mean"], "std": norm["std"]}
-    else:
-        raise ValueError("the model file states no input normalization ({'mean', 'std'} or "
-                         "{'pixel_mean'}); retrain it with resnetlab or add one to its "
-                         "model.json")
-    return DeviceLoader(images, labels, batch_size, train=False, device=device, **kw)
+    norm = Normalization.from_meta(meta.get("normalization") or {})
+    if norm.kind == "pixel" and tuple(norm.pixel_mean.shape) != tuple(images.shape[1:]):
+        raise ValueError(f"the model's per-pixel mean is {tuple(norm.pixel_mean.shape)} but the "
+                         f"images are {tuple(images.shape[1:])}: use the data it was trained on")
+    if norm.kind == "channel" and norm.channels != images.shape[1]:
+        raise ValueError(f"the model was trained on {norm.channels}-channel images but the data "
+                         f"has {images.shape[1]} channels")
+    return DeviceLoader(images, labels, batch_size, train=False, device=device,
+                        normalization=norm)
 
 
 def dataset_stds(

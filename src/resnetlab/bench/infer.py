@@ -20,6 +20,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from resnetlab.checkpoint import load_model
+from resnetlab.inference.fold import fold_bn
+from resnetlab.inference.preprocessing import Preprocessing
+from resnetlab.inference.runtime import onnx_proto, onnx_session, session_runner
+from resnetlab.inference.verify import natural_images
 from resnetlab.provenance import machine, versions
 
 SCHEMA = "resnetlab.bench.infer/v1"
@@ -70,12 +75,8 @@ def prepare(model: nn.Module, variant: Variant, shapes: list[tuple[int, ...]],
     get prepacked weights), dynamic=False (one specialised graph per batch size).
     onnxruntime: the dynamo ONNX export in memory, a CPU session with all optimisations.
     """
-    from resnetlab.fold import fold_bn
-
     m = fold_bn(model) if variant.fold_bn else copy.deepcopy(model).eval()  # never in place
     if variant.backend == "onnxruntime":
-        from resnetlab.export.runtime import onnx_proto, onnx_session, session_runner
-
         proto, _ = onnx_proto(m, torch.zeros(2, *shapes[0][1:]), dynamic_batch=True)
         ort_run = session_runner(onnx_session(proto.SerializeToString(), threads))
 
@@ -120,9 +121,6 @@ def summarize(lat: list[float], batch: int) -> dict:
 def load_target(model: str | None, checkpoint: str | None, image_size: int | None):
     """(model in eval mode, its name, C×H×W input) from a model file or a registry name."""
     if checkpoint:
-        from resnetlab.checkpoint import load_model
-        from resnetlab.predict import Preprocessing
-
         net, meta = load_model(checkpoint)
         pre = Preprocessing.from_meta(meta)
         size = (pre.channels, image_size or pre.height, image_size or pre.width)
@@ -192,8 +190,6 @@ def _bench(model, checkpoint, batch_size, variants, baseline, seconds, rounds, i
 
 def check(net: nn.Module, run: Callable, chw: tuple[int, ...], n: int) -> dict:
     """The variant against eager fp32 on n natural-looking images (normalised to unit scale)."""
-    from resnetlab.export.verify import natural_images
-
     x = torch.from_numpy(natural_images(n, *chw, seed=1)).float().div(255)
     x = (x - x.mean(dim=(0, 2, 3), keepdim=True)) / x.std(dim=(0, 2, 3), keepdim=True)
     with torch.inference_mode():

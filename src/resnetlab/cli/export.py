@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from resnetlab.export import FORMATS, export_model
-from resnetlab.export.verify import DEFAULT_TOLERANCE
+from resnetlab.inference.export import export_model
+from resnetlab.inference.formats import FORMATS
+from resnetlab.inference.verify import DEFAULT_TOLERANCE
 
 
 def run(args) -> int:

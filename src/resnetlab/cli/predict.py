@@ -7,7 +7,7 @@ import io
 import json
 import sys
 
-from resnetlab.predict import BACKENDS, Predictor, predict
+from resnetlab.inference.predict import BACKENDS, Predictor, predict
 
 CSV_FIELDS = ["path", "rank", "class", "index", "probability", "error"]
 

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from numpy.lib.stride_tricks import sliding_window_view
 
+from resnetlab.data.normalization import Normalization
+
 
 def normalizer(
     channels: int,
@@ -22,34 +24,13 @@ def normalizer(
     pixel_mean: torch.Tensor | None = None,
     device: str | torch.device = "cpu",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(scale, shift) such that x_uint8 * scale + shift is the normalised image.
-
-    "channel": (x/255 - mean[c]) / std[c]; "pixel": x/255 - pixel_mean[c, h, w] (the paper's
-    per-pixel mean subtraction, no division); "none": x/255.
-    """
-    if normalize == "channel":
-        if mean is None or std is None:
-            raise ValueError("normalize='channel' needs mean and std (per channel, 0..1 units)")
-        m = torch.as_tensor(mean, dtype=torch.float32).reshape(-1, 1, 1)
-        s = torch.as_tensor(std, dtype=torch.float32).reshape(-1, 1, 1)
-        if len(m) != channels or len(s) != channels:
-            raise ValueError(f"mean/std have {len(m)}/{len(s)} values for {channels} channels")
-        if (s <= 0).any():
-            raise ValueError(f"std must be positive, got {s.flatten().tolist()}")
-        scale, shift = 1.0 / (255.0 * s), -m / s
-    elif normalize == "pixel":
-        if pixel_mean is None:
-            raise ValueError("normalize='pixel' needs pixel_mean (C×H×W, 0..1 units): pass the "
-                             "training set's ImageSet.pixel_mean()")
-        shift = -torch.as_tensor(pixel_mean, dtype=torch.float32)
-        if shift.ndim != 3 or shift.shape[0] != channels:
-            raise ValueError(f"pixel_mean must be {channels}×H×W, got {tuple(shift.shape)}")
-        scale = torch.full((1, 1, 1), 1.0 / 255.0)
-    elif normalize == "none":
-        scale, shift = torch.full((1, 1, 1), 1.0 / 255.0), torch.zeros(1, 1, 1)
-    else:
-        raise ValueError(f"normalize must be 'channel', 'pixel' or 'none', not {normalize!r}")
-    return scale.to(device), shift.to(device)
+    """(scale, shift) such that x_uint8 * scale + shift is the normalised image (see
+    Normalization, which holds the logic; kept for callers of this signature)."""
+    norm = Normalization.from_setting(normalize, mean, std, pixel_mean, channels)
+    if norm.channels != channels:
+        raise ValueError(f"the normalization has {norm.channels} channel(s), the images "
+                         f"{channels}")
+    return norm.scale_shift(device)
 
 
 def normalize_batch(x, scale, shift, channels_last: bool = False) -> torch.Tensor:

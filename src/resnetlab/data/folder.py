@@ -18,11 +18,10 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from resnetlab.data.augment import normalize_batch, normalizer
+from resnetlab.data.augment import normalize_batch
 from resnetlab.data.loaders import epoch_generator, rank_batches
+from resnetlab.data.normalization import IMAGENET_MEAN, IMAGENET_STD, Normalization
 from resnetlab.data.transforms import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     TRAIN_TRANSFORMS,
     lighting_offsets,
     make_transform,
@@ -137,6 +136,7 @@ class FolderLoader:
         device: str | torch.device = "cpu",
         mean: Sequence[float] = IMAGENET_MEAN,
         std: Sequence[float] = IMAGENET_STD,
+        normalization: Normalization | None = None,
         lighting: float = 0.1,
         workers: int = 2,
         seed: int = 0,
@@ -169,9 +169,14 @@ class FolderLoader:
         self.batch_size, self.rank, self.world_size = batch_size, rank, world_size
         self.dataset = _ImageDataset(self.folder.samples, tf, seed,
                                      lighting if train else 0.0, strict=not skip_corrupt)
-        self._scale, self._shift = normalizer(3, "channel", mean, std, device=self.device)
-        self._std = torch.tensor(std, dtype=torch.float32, device=self.device).view(3, 1, 1)
-        self.mean, self.std = tuple(mean), tuple(std)
+        normalization = normalization or Normalization(mean, std)
+        if normalization.kind != "channel" or normalization.channels != 3:
+            raise ValueError("image folders are normalised per RGB channel (3 means, 3 stds), "
+                             f"not by {normalization}")
+        self.normalization = normalization
+        self._scale, self._shift = normalization.scale_shift(self.device)
+        self.mean, self.std = normalization.mean, normalization.std
+        self._std = torch.tensor(self.std, dtype=torch.float32, device=self.device).view(3, 1, 1)
         self.epoch = 0
         self.skipped: list[tuple[str, str]] = []
 

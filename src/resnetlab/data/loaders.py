@@ -13,7 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from resnetlab.data.augment import crop_flip, normalize_batch, normalizer, random_crop_params
+from resnetlab.data.augment import crop_flip, normalize_batch, random_crop_params
+from resnetlab.data.datasets import pixel_mean as mean_image
+from resnetlab.data.normalization import Normalization
 
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -94,10 +96,12 @@ class DeviceLoader:
     """Batches (x float32 normalised, y int64), both on `device`, from uint8 N×C×H×W images.
 
     batch_size is the GLOBAL batch: rank r of world_size yields its batch_size // world_size
-    slice of each global batch. train=True shuffles and augments every epoch (pad + random
-    crop, flip) and drops the last partial batch unless drop_last=False. train=False neither
-    augments, shuffles nor drops: rank r takes the r-th contiguous part of the set, so every
-    sample is seen exactly once over all ranks (a rank's last batch may be short).
+    slice of each global batch. The input normalisation is `normalization`, else built from
+    normalize ("channel"|"pixel"|"none"), mean, std and pixel_mean. train=True shuffles and
+    augments every epoch (pad + random crop, flip) and drops the last partial batch unless
+    drop_last=False. train=False neither augments, shuffles nor drops: rank r takes the r-th
+    contiguous part of the set, so every sample is seen exactly once over all ranks (a rank's
+    last batch may be short).
     """
 
     def __init__(
@@ -112,6 +116,7 @@ class DeviceLoader:
         std: Sequence[float] | None = None,
         normalize: str = "channel",
         pixel_mean: torch.Tensor | None = None,
+        normalization: Normalization | None = None,
         pad: int = 4,
         flip: bool = True,
         seed: int = 0,
@@ -139,13 +144,20 @@ class DeviceLoader:
         self.train, self.pad, self.flip = train, pad if train else 0, flip and train
         self.seed, self.rank, self.world_size = seed, rank, world_size
         self.drop_last, self.channels_last = self.plan.drop_last, channels_last
-        if normalize == "pixel" and pixel_mean is None and train:
-            from resnetlab.data.datasets import pixel_mean as mean_image
-
-            pixel_mean = mean_image(images)
+        if normalization is None:  # the loose arguments, kept for callers of this signature
+            if normalize == "pixel" and pixel_mean is None and train:
+                pixel_mean = mean_image(images)
+            normalization = Normalization.from_setting(normalize, mean, std, pixel_mean,
+                                                       images.shape[1])
+        else:
+            normalize = normalization.kind
+            mean, std, pixel_mean = normalization.mean, normalization.std, normalization.pixel_mean
+        normalization.check(images.shape[1:])
+        if pixel_mean is not None:
+            pixel_mean = torch.as_tensor(pixel_mean, dtype=torch.float32)
+        self.normalization = normalization
         self.normalize, self.mean, self.std, self.pixel_mean = normalize, mean, std, pixel_mean
-        self._scale, self._shift = normalizer(images.shape[1], normalize, mean, std, pixel_mean,
-                                              self.device)
+        self._scale, self._shift = normalization.scale_shift(self.device)
         self.epoch = 0
         self._numpy = self.device.type == "cpu"
         if self._numpy:

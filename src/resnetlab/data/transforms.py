@@ -16,14 +16,14 @@ import numpy as np
 import torch
 from PIL import Image
 
+from resnetlab.data.normalization import IMAGENET_MEAN, IMAGENET_STD  # noqa: F401 (re-export)
+
 # AlexNet PCA lighting (Krizhevsky et al. 2012), as fb.resnet.torch: eigen-decomposition of
 # the ImageNet RGB covariance in 0..1 units; the paper uses "the standard color augmentation".
 PCA_EIGVAL = (0.2175, 0.0188, 0.0045)
 PCA_EIGVEC = ((-0.5675, 0.7192, 0.4009),
               (-0.5808, -0.0045, -0.8140),
               (-0.5836, -0.6948, 0.4203))
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 PAPER_TEST_SCALES = (224, 256, 384, 480, 640)  # Sec. 3.4, multi-scale fully-convolutional test
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from resnetlab.data.normalization import Normalization
 from resnetlab.distributed import DistInfo
 from resnetlab.train.config import TrainConfig
 
@@ -24,7 +25,7 @@ class Splits:
     val: Any | None
     test: Any
     classes: list[str]
-    normalization: dict[str, Any]
+    normalization: Normalization
     input_size: list[int]
 
     @property
@@ -77,8 +78,6 @@ def _imageset_splits(config: TrainConfig) -> Splits:
 def _folder_splits(config: TrainConfig) -> Splits:
     from resnetlab.data import scan_folder
     from resnetlab.data.datasets import stratified_indices
-    from resnetlab.data.transforms import IMAGENET_MEAN, IMAGENET_STD
-
     root = folder_root(config)
     train = scan_folder(root / "train")
     test_dir = root / "val" if (root / "val").is_dir() else root / "test"
@@ -101,8 +100,7 @@ def _folder_splits(config: TrainConfig) -> Splits:
         keep = torch.ones(len(train), dtype=torch.bool)
         keep[held] = False
         train, val = pick(train, keep.nonzero().flatten()), pick(train, held)
-    norm = {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}
-    return Splits(train, val, test, list(train.classes), norm,
+    return Splits(train, val, test, list(train.classes), Normalization.imagenet(),
                   [3, config.image_size, config.image_size])
 
 
@@ -117,32 +115,28 @@ def _check_val(config: TrainConfig, n: int) -> None:
         raise ValueError(f"val_size={config.val_size} leaves no training images out of {n}")
 
 
-def normalization(config: TrainConfig, train) -> dict[str, Any]:
-    """How inputs are normalised, as model.json records it (0..1 pixel units)."""
-    if config.normalize == "pixel":
-        return {"pixel_mean": train.pixel_mean().tolist()}
-    if config.normalize == "none":
-        c = train.images.shape[1]
-        return {"mean": [0.0] * c, "std": [1.0] * c}
-    return {"mean": list(train.mean), "std": list(train.std)}
+def normalization(config: TrainConfig, train) -> Normalization:
+    """How inputs are normalised (model.json records its to_meta())."""
+    return Normalization.from_setting(
+        config.normalize, train.mean, train.std,
+        train.pixel_mean() if config.normalize == "pixel" else None, train.images.shape[1])
 
 
-def make_loader(ds, norm: dict[str, Any], batch_size: int, *, train: bool, config: TrainConfig,
-                device: torch.device, dist: DistInfo, views: str = "center"):
+def make_loader(ds, norm: Normalization | dict[str, Any], batch_size: int, *, train: bool,
+                config: TrainConfig, device: torch.device, dist: DistInfo, views: str = "center"):
     """A DeviceLoader (ImageSet) or FolderLoader (FolderSet) with the run's normalisation and
     augmentation; `views` picks a folder's evaluation transform."""
+    if isinstance(norm, dict):  # model.json's form
+        norm = Normalization.from_meta(norm)
     if not hasattr(ds, "images"):
         return _folder_loader(ds, norm, batch_size, train=train, config=config, device=device,
                               dist=dist, views=views)
     from resnetlab.data import DeviceLoader
 
-    if "pixel_mean" in norm:
-        kw = {"normalize": "pixel", "pixel_mean": torch.tensor(norm["pixel_mean"])}
-    else:
-        kw = {"normalize": "channel", "mean": norm["mean"], "std": norm["std"]}
     return DeviceLoader(ds.images, ds.labels, batch_size, train=train, device=device,
                         pad=config.pad, flip=config.flip, seed=config.seed, rank=dist.rank,
-                        world_size=dist.world_size, channels_last=config.channels_last, **kw)
+                        world_size=dist.world_size, channels_last=config.channels_last,
+                        normalization=norm)
 
 
 def _folder_loader(ds, norm, batch_size, *, train, config, device, dist, views):
@@ -163,7 +157,7 @@ def _folder_loader(ds, norm, batch_size, *, train, config, device, dist, views):
             range(len(ds)), num_replicas=dist.world_size, rank=dist.rank, shuffle=True,
             seed=config.seed, drop_last=True)
     return FolderLoader(ds, batch_size, train=train, transform=tf, size=size, device=device,
-                        mean=norm["mean"], std=norm["std"], lighting=config.lighting,
+                        normalization=norm, lighting=config.lighting,
                         workers=config.workers, seed=config.seed, rank=dist.rank,
                         world_size=dist.world_size, channels_last=config.channels_last,
                         sampler=sampler)

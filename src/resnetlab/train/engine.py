@@ -277,7 +277,7 @@ class _Run:
     # -- outputs -------------------------------------------------------------------------
     def _meta(self, results: dict[str, EvalResult]) -> dict[str, Any]:
         return {"model": self.c.model, "overrides": self.overrides, "classes": self.classes,
-                "normalization": self.splits.normalization,
+                "normalization": self.splits.normalization.to_meta(),
                 "input_size": self.splits.input_size, "dataset": self.c.data,
                 "recipe": self.c.to_dict(), "iter": self.it,
                 "metrics": {f"{k}_error": r.top1_error for k, r in results.items()},

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from resnetlab.data.normalization import Normalization
 from resnetlab.distributed import DistInfo
 from resnetlab.train.runtime import all_reduce_sum, autocast, dist_info
 
@@ -125,7 +126,8 @@ def evaluate_checkpoint(path: str | Path, data: str | None = None, split: str = 
     config.channels_last = dev.type == "cuda" or config.channels_last
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    norm = meta.get("normalization") or splits.normalization
+    norm = meta.get("normalization")
+    norm = Normalization.from_meta(norm) if norm else splits.normalization
     loader = make_loader(ds, norm, batch_size, train=False, config=config, device=dev,
                          dist=DistInfo(), views=views)
     result = evaluate_model(model, loader, len(classes), device=dev,
