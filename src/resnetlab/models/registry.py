@@ -11,6 +11,7 @@ from typing import Any
 from torch import nn
 
 from resnetlab.models.resnet import ResNet
+from resnetlab.paper import CIFAR10_ERRORS, IMAGENET_ERRORS
 
 
 @dataclass(frozen=True)
@@ -67,12 +68,11 @@ def cifar_spec(depth: int, residual: bool = True) -> ModelSpec:
         layers=(n, n, n),
         residual=residual,
         kwargs=dict(widths=(16, 32, 64), stem="cifar", num_classes=10, shortcut="A"),
-        paper_error=_CIFAR_ERRORS.get(depth) if residual else None,
-        paper_source="Table 6, CIFAR-10" if residual and depth in _CIFAR_ERRORS else "",
+        paper_error=CIFAR10_ERRORS.get(depth) if residual else None,
+        paper_source="Table 6, CIFAR-10" if residual and depth in CIFAR10_ERRORS else "",
     )
 
 
-_CIFAR_ERRORS = {20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43, 1202: 7.93}
 _IMAGENET = {  # depth: (block, stage depths)
     18: ("basic", (2, 2, 2, 2)),
     34: ("basic", (3, 4, 6, 3)),
@@ -80,22 +80,10 @@ _IMAGENET = {  # depth: (block, stage depths)
     101: ("bottleneck", (3, 4, 23, 3)),
     152: ("bottleneck", (3, 8, 36, 3)),
 }
-# ImageNet val top-1 error (%), 10-crop: Table 2 (18, plain), Table 3 (34 B, 50, 101, 152).
-_IMAGENET_ERRORS = {
-    ("resnet", 18): (27.88, "Table 2, 10-crop"),
-    ("resnet", 34): (24.52, "Table 3, option B, 10-crop"),
-    ("resnet", 50): (22.85, "Table 3, option B, 10-crop"),
-    ("resnet", 101): (21.75, "Table 3, option B, 10-crop"),
-    ("resnet", 152): (21.43, "Table 3, option B, 10-crop"),
-    ("plain", 18): (27.94, "Table 2, 10-crop"),
-    ("plain", 34): (28.54, "Table 2, 10-crop"),
-}
-
-
 def imagenet_spec(depth: int, residual: bool = True) -> ModelSpec:
     block, layers = _IMAGENET[depth]
     kind = "resnet" if residual else "plain"
-    err, src = _IMAGENET_ERRORS.get((kind, depth), (None, ""))
+    err, src = IMAGENET_ERRORS.get((kind, depth), (None, ""))
     return ModelSpec(
         name=f"{kind}{depth}",
         family="imagenet",

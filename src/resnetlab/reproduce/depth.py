@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from resnetlab.analysis.figures import depth_figure
+from resnetlab.paper import CIFAR10_ERRORS
 from resnetlab.reproduce.experiment import (
     Options,
     budget_paragraph,
@@ -24,7 +25,7 @@ DEPTHS = {"smoke": (8, 14), "quick": (20, 32, 44, 56, 110), "paper": (20, 32, 44
 # Published test errors (%), per data set: (column name, {depth: error}).
 REFERENCES: dict[str, list[tuple[str, dict[int, float]]]] = {
     "cifar10": [
-        ("paper (Table 6)", {20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43, 1202: 7.93}),
+        ("paper (Table 6)", CIFAR10_ERRORS),
         ("Idelbayev (best-on-test)",
          {20: 8.27, 32: 7.37, 44: 6.90, 56: 6.61, 110: 6.32, 1202: 6.18}),
     ],

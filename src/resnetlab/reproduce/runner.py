@@ -74,10 +74,13 @@ def config_dict(config: Any) -> dict[str, Any]:
     raise TypeError(f"cannot hash a training config of type {type(config).__name__}")
 
 
-# How a run is executed, not what it computes. Fixed here (not read from resnetlab.train's
-# RUNTIME_KEYS) so that the cache keys of finished runs stay the same across versions.
-RUNTIME_KEYS = ("device", "compile", "data_root", "log_every", "tensorboard", "workers",
-                "threads", "progress")
+# How a run is executed, not what it computes: left out of the cache key. Frozen here, and
+# deliberately not train.config.RESUME_RUNTIME_KEYS (which also holds "recipe" and
+# "dist_timeout", keys a resumed run may change but that this hash has always covered), so
+# that the cache keys of finished runs stay the same across versions.
+CACHE_RUNTIME_KEYS = ("device", "compile", "data_root", "log_every", "tensorboard", "workers",
+                      "threads", "progress")
+RUNTIME_KEYS = CACHE_RUNTIME_KEYS  # the old name, kept for one release
 
 
 # The keys the hash covered when the cache format was fixed (resnetlab 0.1).
@@ -94,14 +97,14 @@ HASHED_KEYS = (
 # exactly what it computed before the key existed. While a config holds that value the key is
 # left out of the hash, so finished runs stay cached when the engine grows a feature they do
 # not use; any other value is hashed. A test makes every new config key appear here (or in
-# RUNTIME_KEYS): a key that changes results for every run does not belong here.
+# CACHE_RUNTIME_KEYS): a key that changes results for every run does not belong here.
 ADDED_KEYS: dict[str, Any] = {}
 
 
 def config_key(config: Any) -> str:
     """Hash of everything in the config that changes the result."""
     values = {k: v for k, v in config_dict(config).items()
-              if k not in RUNTIME_KEYS and not (k in ADDED_KEYS and v == ADDED_KEYS[k])}
+              if k not in CACHE_RUNTIME_KEYS and not (k in ADDED_KEYS and v == ADDED_KEYS[k])}
     text = json.dumps(values, sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:10]
 

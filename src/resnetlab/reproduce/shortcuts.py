@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from resnetlab.paper import TABLE3_SHORTCUTS
 from resnetlab.reproduce.budgets import is_folder
 from resnetlab.reproduce.experiment import (
     Options,
@@ -20,8 +21,7 @@ from resnetlab.reproduce.runner import RunRecord, RunSpec
 
 TITLE = "Shortcut options A, B, C (paper Table 3)"
 OPTIONS = ("A", "B", "C")
-# ImageNet val top-1 error (%), 10-crop, ResNet-34 (Table 3).
-PAPER_TABLE3 = {"A": 25.03, "B": 24.52, "C": 24.19}
+PAPER_TABLE3 = TABLE3_SHORTCUTS  # ResNet-34 on ImageNet, options A/B/C (resnetlab.paper)
 DEPTH = {"smoke": 8, "quick": 32, "paper": 32}
 
 

@@ -19,10 +19,14 @@ import yaml
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
 
-# Keys that say how a run is executed, not what it computes: changing them on resume is allowed.
-RUNTIME_KEYS = ("recipe", "device", "compile", "data_root", "log_every", "tensorboard", "workers",
-                "dist_timeout",
-                "threads", "progress")
+# Keys that say how a run is executed, not what it computes: changing them on resume is allowed
+# (fit refuses a folder whose config differs in any other key). This list may grow; the run
+# cache's list (reproduce.runner.CACHE_RUNTIME_KEYS) is frozen instead, since growing it would
+# change the hash of finished runs: "recipe" and "dist_timeout" are runtime keys here but hashed
+# there.
+RESUME_RUNTIME_KEYS = ("recipe", "device", "compile", "data_root", "log_every", "tensorboard",
+                       "workers", "dist_timeout", "threads", "progress")
+RUNTIME_KEYS = RESUME_RUNTIME_KEYS  # the old name, kept for one release
 
 
 @dataclass
@@ -339,7 +343,8 @@ def key_help() -> list[tuple[str, str, str]]:
     return rows
 
 
-def config_diff(old: dict[str, Any], new: dict[str, Any], ignore=RUNTIME_KEYS) -> list[str]:
+def config_diff(old: dict[str, Any], new: dict[str, Any],
+                ignore=RESUME_RUNTIME_KEYS) -> list[str]:
     """'key: old -> new' for every key (outside `ignore`) whose value differs."""
     keys = sorted((set(old) | set(new)) - set(ignore))
     return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
