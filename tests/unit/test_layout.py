@@ -1,0 +1,120 @@
+"""The package's shape: imports run one way between layers and never in a circle, and the
+modules that moved keep their old import paths for one release."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+
+import pytest
+
+import resnetlab
+
+PACKAGE = Path(resnetlab.__file__).parent
+# Lower layers never import higher ones. A module's layer is that of its longest prefix here.
+# analysis (measurements and the one plotting module) needs nothing from train, and the
+# training loop draws its curves with it, so it sits below train. Same-layer imports are allowed
+# (train and inference never import each other; the circle test keeps them honest).
+LAYERS = [
+    ("resnetlab.io", "resnetlab.provenance", "resnetlab.machine", "resnetlab.paper",
+     "resnetlab.distributed"),
+    ("resnetlab.models", "resnetlab.checkpoint", "resnetlab"),
+    ("resnetlab.data",),
+    ("resnetlab.analysis",),
+    ("resnetlab.train", "resnetlab.inference", "resnetlab.export", "resnetlab.predict",
+     "resnetlab.fold"),
+    ("resnetlab.reproduce", "resnetlab.bench"),
+    ("resnetlab.cli", "resnetlab.__main__"),
+]
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def layer(name: str) -> int:
+    best = max(((len(p), i) for i, prefixes in enumerate(LAYERS) for p in prefixes
+                if name == p or name.startswith(p + ".")), default=None)
+    assert best is not None, f"{name} is in no layer: add it to LAYERS"
+    return best[1]
+
+
+def imports(path: Path, modules: set[str]) -> set[str]:
+    """The package's own modules that path imports, anywhere in the file."""
+    me = module_name(path)
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = me.split(".")
+                pkg = parts[: len(parts) - node.level + (path.name == "__init__.py")]
+                base = ".".join(pkg + ([base] if base else []))
+            subs = [f"{base}.{a.name}" for a in node.names]
+            # `from pkg import submodule` depends on the submodule, not on pkg's __init__
+            names = subs if all(n in modules for n in subs) else [base, *subs]
+        else:
+            continue
+        for n in names:
+            while n and n not in modules:
+                n = n.rpartition(".")[0]
+            if n and n != me and n != "resnetlab":
+                found.add(n)
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    files = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    return {name: imports(path, set(files)) for name, path in files.items()}
+
+
+def test_imports_never_go_up_a_layer():
+    wrong = [f"{a} (layer {layer(a)}) imports {b} (layer {layer(b)})"
+             for a, deps in graph().items() for b in deps if layer(b) > layer(a)]
+    assert not wrong, "\n".join(sorted(wrong))
+
+
+def test_no_import_circles():
+    g = graph()
+    state: dict[str, int] = {}
+    cycles = []
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        for dep in sorted(g[node]):
+            if state.get(dep) == 1:
+                cycles.append(" -> ".join(stack[stack.index(dep):] + [node, dep]))
+            elif dep not in state:
+                visit(dep, stack + [node])
+        state[node] = 2
+
+    for node in sorted(g):
+        if node not in state:
+            visit(node, [])
+    assert not cycles, "\n".join(cycles)
+
+
+@pytest.mark.parametrize("old, new, names", [
+    ("resnetlab.predict", "resnetlab.inference.predict", ["Predictor", "predict", "SCHEMA"]),
+    ("resnetlab.predict", "resnetlab.inference.preprocessing",
+     ["Preprocessing", "expand_inputs", "class_names"]),
+    ("resnetlab.fold", "resnetlab.inference.fold", ["fold_bn", "count_bn"]),
+    ("resnetlab.export", "resnetlab.inference.export", ["export_model", "ExportReport"]),
+    ("resnetlab.export", "resnetlab.inference.formats", ["read_export_meta", "FORMATS"]),
+    ("resnetlab.export.formats", "resnetlab.inference.formats", ["WRITERS", "read_export_meta"]),
+    ("resnetlab.export.runtime", "resnetlab.inference.runtime", ["MissingDependency", "require"]),
+    ("resnetlab.export.verify", "resnetlab.inference.verify", ["DEFAULT_TOLERANCE", "Check"]),
+    ("resnetlab.checkpoint", "resnetlab.io", ["atomic_write", "atomic_write_text"]),
+    ("resnetlab.checkpoint", "resnetlab.provenance", ["versions"]),
+    ("resnetlab.machine", "resnetlab.provenance", ["machine", "cpu_name"]),
+    ("resnetlab.data.transforms", "resnetlab.data.normalization",
+     ["IMAGENET_MEAN", "IMAGENET_STD"]),
+])
+def test_moved_names_keep_their_old_import_path(old, new, names):
+    old_mod, new_mod = importlib.import_module(old), importlib.import_module(new)
+    for name in names:
+        assert getattr(old_mod, name) is getattr(new_mod, name), f"{old}.{name}"
