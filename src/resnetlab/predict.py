@@ -1,6 +1,6 @@
 """Moved to resnetlab.inference (predict, preprocessing); kept for one release."""
 
-from resnetlab.data.normalization import IMAGENET_MEAN, IMAGENET_STD
+from resnetlab.data.pipeline.normalization import IMAGENET_MEAN, IMAGENET_STD
 from resnetlab.inference.predict import (
     BACKENDS,
     SCHEMA,

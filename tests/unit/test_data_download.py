@@ -12,7 +12,7 @@ import pytest
 from datafiles import isolate, tiny_cifar, tiny_mnist
 
 from resnetlab.data import load_dataset, sources
-from resnetlab.data.download import DownloadError, download_file
+from resnetlab.data.sets.download import DownloadError, download_file
 
 BODY = bytes(range(256)) * 1000  # 256 kB
 MD5 = hashlib.md5(BODY).hexdigest()

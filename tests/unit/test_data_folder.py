@@ -9,7 +9,7 @@ from datafiles import make_folder, write_image
 from PIL import Image
 
 from resnetlab.data import FolderLoader, scan_folder
-from resnetlab.data.transforms import CenterCrop, ScaleAugment
+from resnetlab.data.pipeline.image_transforms import CenterCrop, ScaleAugment
 
 TINY_TRAIN = ScaleAugment(size=16, lo=20, hi=30)
 TINY_EVAL = CenterCrop(16, 20)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from datafiles import cifar_records, idx_bytes, tiny_cifar
 
-from resnetlab.data import formats
+from resnetlab.data.sets import formats
 
 
 def test_idx_header_and_bytes_exact(tmp_path):

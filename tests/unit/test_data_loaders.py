@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from resnetlab.data import DeviceLoader
-from resnetlab.data.augment import crop_flip
+from resnetlab.data.pipeline.batch_augment import crop_flip
 
 
 def _ramp(n=1, c=2, h=6, w=5):

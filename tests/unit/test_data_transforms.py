@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from resnetlab.data.transforms import (
+from resnetlab.data.pipeline.image_transforms import (
     PCA_EIGVAL,
     PCA_EIGVEC,
     CenterCrop,

@@ -20,7 +20,8 @@ LAYERS = [
     ("resnetlab.io", "resnetlab.provenance", "resnetlab.machine", "resnetlab.paper",
      "resnetlab.distributed"),
     ("resnetlab.models", "resnetlab.checkpoint", "resnetlab"),
-    ("resnetlab.data",),
+    ("resnetlab.data.sets",),  # getting data sets, below ...
+    ("resnetlab.data",),  # ... the input pipeline (data.pipeline) and data's public API
     ("resnetlab.analysis",),
     ("resnetlab.train", "resnetlab.inference", "resnetlab.export", "resnetlab.predict",
      "resnetlab.fold"),
@@ -111,10 +112,26 @@ def test_no_import_circles():
     ("resnetlab.checkpoint", "resnetlab.io", ["atomic_write", "atomic_write_text"]),
     ("resnetlab.checkpoint", "resnetlab.provenance", ["versions"]),
     ("resnetlab.machine", "resnetlab.provenance", ["machine", "cpu_name"]),
-    ("resnetlab.data.transforms", "resnetlab.data.normalization",
+    ("resnetlab.data.transforms", "resnetlab.data.pipeline.normalization",
      ["IMAGENET_MEAN", "IMAGENET_STD"]),
+    ("resnetlab.predict", "resnetlab.data.pipeline.normalization",
+     ["IMAGENET_MEAN", "IMAGENET_STD"]),
+    ("resnetlab.data.folder", "resnetlab.data.sets.folders", ["FolderSet", "scan_folder"]),
+    ("resnetlab.data.folder", "resnetlab.data.pipeline.folder_loader", ["FolderLoader"]),
 ])
+
+
 def test_moved_names_keep_their_old_import_path(old, new, names):
     old_mod, new_mod = importlib.import_module(old), importlib.import_module(new)
     for name in names:
         assert getattr(old_mod, name) is getattr(new_mod, name), f"{old}.{name}"
+
+
+@pytest.mark.parametrize("old, new", [
+    ("sources", "sets.sources"), ("download", "sets.download"), ("formats", "sets.formats"),
+    ("datasets", "sets.datasets"), ("loaders", "pipeline.loaders"),
+    ("augment", "pipeline.batch_augment"), ("transforms", "pipeline.image_transforms"),
+])
+def test_moved_data_modules_are_the_same_module_under_the_old_name(old, new):
+    assert (importlib.import_module(f"resnetlab.data.{old}")
+            is importlib.import_module(f"resnetlab.data.{new}"))

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from resnetlab.data.normalization import Normalization
+from resnetlab.data.pipeline.normalization import Normalization
 from resnetlab.models.stats import collect_responses, response_layers
 
 

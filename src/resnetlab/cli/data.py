@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from resnetlab.data.datasets import describe
-from resnetlab.data.folder import describe_folder
-from resnetlab.data.sources import ensure
+from resnetlab.data.sets.datasets import describe
+from resnetlab.data.sets.folders import describe_folder
+from resnetlab.data.sets.sources import ensure
 
 
 def format_info(info: dict) -> str:

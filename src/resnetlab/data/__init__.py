@@ -1,6 +1,10 @@
-"""Data sets and input pipelines: official readers, find/download, splits, fast loaders."""
+"""Data: getting data sets (data.sets: sources, download, formats, ImageSet, image folders) and
+the input pipeline (data.pipeline: loaders, augmentation, transforms, normalisation)."""
 
-from resnetlab.data.datasets import (
+from resnetlab.data.pipeline.folder_loader import FolderLoader
+from resnetlab.data.pipeline.loaders import DeviceLoader
+from resnetlab.data.pipeline.normalization import Normalization
+from resnetlab.data.sets.datasets import (
     ImageSet,
     channel_stats,
     load_dataset,
@@ -8,9 +12,8 @@ from resnetlab.data.datasets import (
     split_validation,
     stratified_subset,
 )
-from resnetlab.data.folder import FolderLoader, FolderSet, scan_folder
-from resnetlab.data.loaders import DeviceLoader
-from resnetlab.data.sources import SOURCES, ensure, find, get_source
+from resnetlab.data.sets.folders import FolderSet, scan_folder
+from resnetlab.data.sets.sources import SOURCES, ensure, find, get_source
 
 __all__ = [
     "SOURCES",
@@ -18,6 +21,7 @@ __all__ = [
     "FolderLoader",
     "FolderSet",
     "ImageSet",
+    "Normalization",
     "channel_stats",
     "ensure",
     "find",

@@ -1,85 +1,9 @@
-"""Batched augmentation in tensor ops: normalise, zero-pad + random crop, horizontal flip.
+"""Moved to resnetlab.data.pipeline.batch_augment; kept for one release.
 
-A whole batch is cropped and flipped by two gathers, no per-image Python loop: in torch on
-CUDA, in NumPy on CPU (single-threaded, so it stays fast when other processes take the cores).
+The old name is the very same module object, so private names and monkeypatching still work.
 """
 
-from __future__ import annotations
+import importlib
+import sys
 
-from collections.abc import Sequence
-
-import numpy as np
-import torch
-import torch.nn.functional as F
-from numpy.lib.stride_tricks import sliding_window_view
-
-from resnetlab.data.normalization import Normalization
-
-
-def normalizer(
-    channels: int,
-    normalize: str = "channel",
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
-    pixel_mean: torch.Tensor | None = None,
-    device: str | torch.device = "cpu",
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(scale, shift) such that x_uint8 * scale + shift is the normalised image (see
-    Normalization, which holds the logic; kept for callers of this signature)."""
-    norm = Normalization.from_setting(normalize, mean, std, pixel_mean, channels)
-    if norm.channels != channels:
-        raise ValueError(f"the normalization has {norm.channels} channel(s), the images "
-                         f"{channels}")
-    return norm.scale_shift(device)
-
-
-def normalize_batch(x, scale, shift, channels_last: bool = False) -> torch.Tensor:
-    """float32 x * scale + shift for a uint8 batch (B×C×H×W, or B×K×C×H×W); scale and shift
-    broadcast as C×H×W or B×C×1×1. A NumPy batch is computed in NumPy (single-threaded, two
-    passes), a tensor with one torch.addcmul. channels_last applies to 4-D batches."""
-    channels_last = channels_last and x.ndim == 4
-    if isinstance(x, np.ndarray):
-        if channels_last:
-            x, scale, shift = (x.transpose(0, 2, 3, 1), np.moveaxis(scale, -3, -1),
-                               np.moveaxis(shift, -3, -1))
-        out = np.multiply(x, scale, dtype=np.float32, order="C")
-        out += shift
-        out = torch.from_numpy(out)
-        return out.permute(0, 3, 1, 2) if channels_last else out
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    return torch.addcmul(shift, x.contiguous(memory_format=fmt), scale).contiguous(
-        memory_format=fmt)
-
-
-def random_crop_params(n: int, pad: int, flip: bool, generator: torch.Generator):
-    """Per-sample crop offsets in [0, 2*pad] and flip flags (all False when flip is off)."""
-    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
-    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
-    f = torch.rand(n, generator=generator) < 0.5
-    return dy, dx, f if flip else torch.zeros_like(f)
-
-
-def crop_flip(x, dy, dx, flip, pad: int):
-    """Zero-pad x (B×C×H×W numpy array or tensor, any dtype) by pad, take the H×W window at
-    (dy, dx), mirror where flip. Padding is 0 in x's units: black for uint8 images, as
-    torchvision's RandomCrop(padding=4) before Normalize.
-
-    NumPy: one fancy index into a sliding-window view. Torch: two gathers (rows, then columns
-    with the flip folded in) over broadcast index views.
-    """
-    b, c, h, w = x.shape
-    dy, dx, flip = np.asarray(dy), np.asarray(dx), np.asarray(flip)
-    if isinstance(x, np.ndarray):
-        xp = x
-        if pad:
-            xp = np.zeros((b, c, h + 2 * pad, w + 2 * pad), x.dtype)
-            xp[:, :, pad:pad + h, pad:pad + w] = x
-        out = sliding_window_view(xp, (h, w), axis=(2, 3))[np.arange(b), :, dy, dx]
-        out[flip] = out[flip, :, :, ::-1]
-        return out
-    ar = np.arange(w)
-    rows = torch.from_numpy(dy[:, None] + np.arange(h)).to(x.device)
-    cols = torch.from_numpy(dx[:, None] + np.where(flip[:, None], w - 1 - ar, ar)).to(x.device)
-    xp = F.pad(x, (pad, pad, pad, pad)) if pad else x
-    x = xp.gather(2, rows[:, None, :, None].expand(b, c, h, w + 2 * pad))
-    return x.gather(3, cols[:, None, None, :].expand(b, c, h, w))
+sys.modules[__name__] = importlib.import_module("resnetlab.data.pipeline.batch_augment")

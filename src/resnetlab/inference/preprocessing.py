@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from resnetlab.data.normalization import IMAGENET_MEAN, IMAGENET_STD, Normalization
+from resnetlab.data.pipeline.normalization import IMAGENET_MEAN, IMAGENET_STD, Normalization
 from resnetlab.models.registry import get_spec
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "IMAGE_EXTENSIONS", "Preprocessing", "class_names",

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from resnetlab.data.normalization import Normalization
+from resnetlab.data.pipeline.normalization import Normalization
 from resnetlab.distributed import DistInfo
 from resnetlab.train.config import TrainConfig
 
@@ -77,7 +77,7 @@ def _imageset_splits(config: TrainConfig) -> Splits:
 
 def _folder_splits(config: TrainConfig) -> Splits:
     from resnetlab.data import scan_folder
-    from resnetlab.data.datasets import stratified_indices
+    from resnetlab.data.sets.datasets import stratified_indices
     root = folder_root(config)
     train = scan_folder(root / "train")
     test_dir = root / "val" if (root / "val").is_dir() else root / "test"
@@ -141,7 +141,12 @@ def make_loader(ds, norm: Normalization | dict[str, Any], batch_size: int, *, tr
 
 def _folder_loader(ds, norm, batch_size, *, train, config, device, dist, views):
     from resnetlab.data import FolderLoader
-    from resnetlab.data.transforms import CenterCrop, MultiScale, ScaleAugment, TenCrop
+    from resnetlab.data.pipeline.image_transforms import (
+        CenterCrop,
+        MultiScale,
+        ScaleAugment,
+        TenCrop,
+    )
 
     size, resize = config.image_size, config.eval_resize
     if train:

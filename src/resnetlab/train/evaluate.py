@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from resnetlab.data.normalization import Normalization
+from resnetlab.data.pipeline.normalization import Normalization
 from resnetlab.distributed import DistInfo
 from resnetlab.train.runtime import all_reduce_sum, autocast, dist_info
 

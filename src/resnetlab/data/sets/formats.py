@@ -1,0 +1,184 @@
+"""Readers for the official file formats: IDX (MNIST, Fashion-MNIST) and CIFAR binary/python.
+
+Every reader checks sizes exactly and raises ValueError naming the file when it is not what
+the format says. CIFAR python pickles go through a restricted unpickler: no code runs.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import io
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+# IDX type byte -> big-endian numpy dtype (http://yann.lecun.com/exdb/mnist/).
+IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+GZIP_MAGIC = b"\x1f\x8b"
+CIFAR_SHAPE = (3, 32, 32)
+CIFAR_PIXELS = 3 * 32 * 32
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """File contents, transparently gunzipped when the file starts with the gzip magic."""
+    path = Path(path)
+    raw = path.read_bytes()
+    if raw[:2] == GZIP_MAGIC:
+        try:
+            return gzip.decompress(raw)
+        except (OSError, EOFError, gzip.BadGzipFile) as e:
+            raise ValueError(f"{path}: corrupt gzip file ({e}); delete it and fetch it "
+                             "again") from e
+    return raw
+
+
+def parse_idx(data: bytes, what: str = "IDX data") -> np.ndarray:
+    """Decode IDX bytes: 2 zero bytes, a type byte, ndim, ndim big-endian uint32 dims, data."""
+    if len(data) < 4 or data[0] != 0 or data[1] != 0:
+        raise ValueError(f"{what}: not an IDX file (bad magic {data[:4].hex()})")
+    code, ndim = data[2], data[3]
+    if code not in IDX_DTYPES:
+        raise ValueError(f"{what}: unknown IDX element type 0x{code:02x}")
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise ValueError(f"{what}: truncated IDX header")
+    shape = tuple(int(d) for d in np.frombuffer(data, ">u4", ndim, 4))
+    dtype = np.dtype(IDX_DTYPES[code])
+    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if len(data) != expected:
+        raise ValueError(
+            f"{what}: IDX size mismatch: header says shape {shape} ({expected} bytes), "
+            f"file has {len(data)} bytes; the file is truncated or corrupt"
+        )
+    arr = np.frombuffer(data, dtype, offset=header).reshape(shape)
+    return arr.astype(dtype.newbyteorder("="), copy=False)
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """An IDX file (gzipped or not) as a numpy array in native byte order."""
+    return parse_idx(read_bytes(path), str(path))
+
+
+def read_mnist_pair(images_path: str | Path, labels_path: str | Path):
+    """(uint8 N×1×28×28 images, int64 N labels) from a pair of MNIST-style IDX files."""
+    images, labels = read_idx(images_path), read_idx(labels_path)
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise ValueError(f"{images_path}: expected uint8 N×H×W images, got {images.dtype} "
+                         f"{images.shape}")
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise ValueError(f"{labels_path}: expected {len(images)} labels to match {images_path}, "
+                         f"got shape {labels.shape}")
+    return images[:, None].copy(), labels.astype(np.int64)
+
+
+def read_cifar_binary(path: str | Path, label_bytes: int = 1, label_index: int = -1):
+    """(uint8 N×3×32×32, int64 N) from a CIFAR binary batch: records of labels + 3072 bytes.
+
+    CIFAR-10 records hold 1 label byte; CIFAR-100 hold 2 (coarse, fine): label_index picks one.
+    """
+    path = Path(path)
+    raw = np.fromfile(path, np.uint8)
+    record = label_bytes + CIFAR_PIXELS
+    if raw.size == 0 or raw.size % record:
+        raise ValueError(
+            f"{path}: {raw.size} bytes is not a whole number of {record}-byte CIFAR records; "
+            "the file is truncated or not a CIFAR binary batch"
+        )
+    rows = raw.reshape(-1, record)
+    labels = rows[:, label_index if label_index >= 0 else label_bytes - 1].astype(np.int64)
+    return rows[:, label_bytes:].reshape(-1, *CIFAR_SHAPE).copy(), labels
+
+
+def read_label_names(path: str | Path) -> list[str]:
+    """Class names from a CIFAR binary .txt (one per line, blank lines ignored)."""
+    return [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def _latin1_encode(obj, encoding="latin1", errors="strict"):
+    """The only codec call allowed: how protocol-2 pickles store bytes (e.g. ndarray data)."""
+    if codecs.lookup(encoding).name != "iso8859-1":
+        raise pickle.UnpicklingError(f"refused _codecs.encode with encoding {encoding!r}")
+    return codecs.encode(obj, "latin1", errors)
+
+
+def _allowed_globals() -> dict[tuple[str, str], object]:
+    try:
+        from numpy._core import multiarray
+    except ImportError:  # numpy < 2
+        from numpy.core import multiarray
+    allowed = {
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+        ("_codecs", "encode"): _latin1_encode,
+    }
+    for mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        allowed[(mod, "_reconstruct")] = multiarray._reconstruct
+        allowed[(mod, "scalar")] = multiarray.scalar
+    return allowed
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """Unpickles dicts, lists, tuples, bytes, str, numbers and numpy arrays, nothing else.
+
+    Built-in containers and scalars need no global; numpy arrays need only the reconstruct
+    helpers listed in _allowed_globals. Any other global (os.system, builtins.eval, ...) is
+    refused before it is looked up, so its code never runs.
+    """
+
+    def find_class(self, module: str, name: str):
+        allowed = _allowed_globals()
+        if (module, name) in allowed:
+            return allowed[(module, name)]
+        raise pickle.UnpicklingError(
+            f"refused to load global {module}.{name}: CIFAR pickles hold only dicts, lists, "
+            "bytes, strings, numbers and numpy arrays"
+        )
+
+
+def safe_unpickle(path: str | Path) -> object:
+    """Load a pickle with RestrictedUnpickler; ValueError naming the file when it is refused."""
+    path = Path(path)
+    try:
+        return RestrictedUnpickler(io.BytesIO(read_bytes(path)), encoding="latin1").load()
+    except (pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError) as e:
+        raise ValueError(f"{path}: not a valid CIFAR python pickle: {e}") from e
+
+
+def _key(d: dict, *names: str):
+    for n in names:
+        for k in (n, n.encode()):
+            if k in d:
+                return d[k]
+    raise KeyError(names[0])
+
+
+def read_cifar_python(path: str | Path, label_key: str = "labels"):
+    """(uint8 N×3×32×32, int64 N) from a CIFAR python batch (a dict with data and labels)."""
+    d = safe_unpickle(path)
+    if not isinstance(d, dict):
+        raise ValueError(f"{path}: expected a dict in a CIFAR python batch, got {type(d).__name__}")
+    try:
+        data, labels = _key(d, "data"), _key(d, label_key)
+    except KeyError as e:
+        raise ValueError(f"{path}: CIFAR python batch lacks the key {e}") from e
+    data = np.asarray(data)
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != CIFAR_PIXELS:
+        raise ValueError(f"{path}: expected uint8 N×3072 data, got {data.dtype} {data.shape}")
+    labels = np.asarray(labels, dtype=np.int64)
+    if labels.shape != (len(data),):
+        raise ValueError(f"{path}: {len(labels)} labels for {len(data)} images")
+    return data.reshape(-1, *CIFAR_SHAPE).copy(), labels
+
+
+def read_cifar_python_names(path: str | Path, key: str = "label_names") -> list[str]:
+    """Class names from a CIFAR python meta pickle (batches.meta or meta)."""
+    d = safe_unpickle(path)
+    try:
+        names = _key(d, key) if isinstance(d, dict) else None
+    except KeyError:
+        names = None
+    if not isinstance(names, list):
+        raise ValueError(f"{path}: CIFAR meta file lacks a list under {key!r}")
+    return [n.decode() if isinstance(n, bytes) else str(n) for n in names]
