@@ -2,7 +2,7 @@
 the input pipeline (data.pipeline: loaders, augmentation, transforms, normalisation)."""
 
 from resnetlab.data.pipeline.folder_loader import FolderLoader
-from resnetlab.data.pipeline.loaders import DeviceLoader
+from resnetlab.data.pipeline.loaders import DeviceLoader, Loader
 from resnetlab.data.pipeline.normalization import Normalization
 from resnetlab.data.sets.datasets import (
     ImageSet,
@@ -21,6 +21,7 @@ __all__ = [
     "FolderLoader",
     "FolderSet",
     "ImageSet",
+    "Loader",
     "Normalization",
     "channel_stats",
     "ensure",

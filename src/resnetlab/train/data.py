@@ -14,35 +14,44 @@ from typing import Any
 
 import torch
 
+from resnetlab.data import (
+    SOURCES,
+    DeviceLoader,
+    FolderLoader,
+    ImageSet,
+    load_dataset,
+    scan_folder,
+    split_validation,
+    stratified_subset,
+)
+from resnetlab.data.pipeline.image_transforms import CenterCrop, MultiScale, ScaleAugment, TenCrop
 from resnetlab.data.pipeline.normalization import Normalization
+from resnetlab.data.sets.datasets import stratified_indices
+from resnetlab.data.sets.folders import FolderSet
 from resnetlab.distributed import DistInfo
 from resnetlab.train.config import TrainConfig
 
 
 @dataclass
 class Splits:
-    train: Any  # ImageSet or FolderSet
-    val: Any | None
-    test: Any
+    train: ImageSet | FolderSet
+    val: ImageSet | FolderSet | None
+    test: ImageSet | FolderSet
     classes: list[str]
     normalization: Normalization
     input_size: list[int]
 
     @property
     def folder(self) -> bool:
-        return not hasattr(self.train, "images")
+        return isinstance(self.train, FolderSet)
 
 
 def is_builtin(name: str) -> bool:
-    from resnetlab.data import SOURCES
-
     return name in SOURCES
 
 
 def folder_root(config: TrainConfig) -> Path:
     """The image folder of a non-built-in data set: data_root, else `data` as a path."""
-    from resnetlab.data import SOURCES
-
     root = Path(config.data_root or config.data).expanduser()
     if not (root / "train").is_dir():
         raise (FileNotFoundError if config.data_root else ValueError)(
@@ -60,8 +69,6 @@ def load_splits(config: TrainConfig) -> Splits:
 
 
 def _imageset_splits(config: TrainConfig) -> Splits:
-    from resnetlab.data import load_dataset, split_validation, stratified_subset
-
     train = load_dataset(config.data, "train", root=config.data_root)
     test = load_dataset(config.data, "test", root=config.data_root)
     if config.subset is not None:
@@ -76,8 +83,6 @@ def _imageset_splits(config: TrainConfig) -> Splits:
 
 
 def _folder_splits(config: TrainConfig) -> Splits:
-    from resnetlab.data import scan_folder
-    from resnetlab.data.sets.datasets import stratified_indices
     root = folder_root(config)
     train = scan_folder(root / "train")
     test_dir = root / "val" if (root / "val").is_dir() else root / "test"
@@ -128,11 +133,9 @@ def make_loader(ds, norm: Normalization | dict[str, Any], batch_size: int, *, tr
     augmentation; `views` picks a folder's evaluation transform."""
     if isinstance(norm, dict):  # model.json's form
         norm = Normalization.from_meta(norm)
-    if not hasattr(ds, "images"):
+    if isinstance(ds, FolderSet):
         return _folder_loader(ds, norm, batch_size, train=train, config=config, device=device,
                               dist=dist, views=views)
-    from resnetlab.data import DeviceLoader
-
     return DeviceLoader(ds.images, ds.labels, batch_size, train=train, device=device,
                         pad=config.pad, flip=config.flip, seed=config.seed, rank=dist.rank,
                         world_size=dist.world_size, channels_last=config.channels_last,
@@ -140,14 +143,6 @@ def make_loader(ds, norm: Normalization | dict[str, Any], batch_size: int, *, tr
 
 
 def _folder_loader(ds, norm, batch_size, *, train, config, device, dist, views):
-    from resnetlab.data import FolderLoader
-    from resnetlab.data.pipeline.image_transforms import (
-        CenterCrop,
-        MultiScale,
-        ScaleAugment,
-        TenCrop,
-    )
-
     size, resize = config.image_size, config.eval_resize
     if train:
         tf = ScaleAugment(size, config.scale_min, config.scale_max, hflip=config.flip)

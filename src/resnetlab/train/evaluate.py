@@ -11,9 +11,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from resnetlab.checkpoint import load_model
+from resnetlab.data.pipeline.loaders import Loader
 from resnetlab.data.pipeline.normalization import Normalization
 from resnetlab.distributed import DistInfo
-from resnetlab.train.runtime import all_reduce_sum, autocast, dist_info
+from resnetlab.train.config import TrainConfig, config_from_dict
+from resnetlab.train.data import load_splits, make_loader
+from resnetlab.train.runtime import all_reduce_sum, autocast, dist_info, pick_device, resolve_amp
 
 
 @dataclass
@@ -53,7 +57,10 @@ def log_scores(model: nn.Module, x) -> torch.Tensor:
 def evaluate_model(model: nn.Module, loader, num_classes: int, *, device: torch.device,
                    amp_dtype: torch.dtype | None = None, dist: DistInfo | None = None,
                    topk: int = 5) -> EvalResult:
-    """Errors (%) of model over every batch of loader (one pass; all ranks' samples counted)."""
+    """Errors (%) of model over every batch of loader (one pass; all ranks' samples counted).
+
+    loader: a data.Loader (its epoch 0 is read) or any iterable of (x, y) batches on device.
+    """
     dist = dist or dist_info()
     was_training = model.training
     model.eval()
@@ -61,7 +68,8 @@ def evaluate_model(model: nn.Module, loader, num_classes: int, *, device: torch.
     sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss, top-1 ok, top-k ok, n
     confusion = torch.zeros(num_classes * num_classes, dtype=torch.int64, device=device)
     try:
-        for x, y in loader.epoch_batches(0):
+        batches = loader.epoch_batches(0) if isinstance(loader, Loader) else loader
+        for x, y in batches:
             with autocast(device, amp_dtype):
                 logp = log_scores(model, x)
             sums[0] += F.nll_loss(logp, y, reduction="sum")
@@ -92,11 +100,6 @@ def evaluate_checkpoint(path: str | Path, data: str | None = None, split: str = 
     was trained on). split="val" rebuilds the run's own held-out validation images. For image
     folders, views="ten-crop" averages 10 crops and "multiscale" whole images at the recipe's
     test_scales (the paper's fully-convolutional test)."""
-    from resnetlab.checkpoint import load_model
-    from resnetlab.train.config import TrainConfig, config_from_dict
-    from resnetlab.train.data import load_splits, make_loader
-    from resnetlab.train.runtime import pick_device, resolve_amp
-
     if split not in ("test", "val", "train"):
         raise ValueError(f"split must be 'test', 'val' or 'train', not {split!r}")
     dev = pick_device(device)

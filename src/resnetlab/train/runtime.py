@@ -11,6 +11,7 @@ import time
 import numpy as np
 import torch
 
+from resnetlab import distributed
 from resnetlab.distributed import DistInfo, env_info
 
 
@@ -24,18 +25,13 @@ def dist_info() -> DistInfo:
 
 
 def all_reduce_sum(t: torch.Tensor, d: DistInfo, name: str = "all_reduce") -> torch.Tensor:
-    """Sum of t over all ranks (t itself without DDP); a timeout names rank and collective."""
-    if d.enabled:
-        from resnetlab import distributed
-
-        distributed.all_reduce_sum(t, name)
-    return t
+    """Sum of t over the ranks d spans. Not a repeat of distributed.all_reduce_sum's guard: a
+    DistInfo() inside a DDP job (an evaluation each rank runs on its own, whole) keeps t."""
+    return distributed.all_reduce_sum(t, name) if d.enabled else t
 
 
 def barrier(d: DistInfo, name: str = "barrier") -> None:
     if d.enabled:
-        from resnetlab import distributed
-
         distributed.barrier(name)
 
 

@@ -32,8 +32,9 @@ def param_groups(model: nn.Module, weight_decay: float, exclude: list[str]) -> l
 
 
 def build_optimizer(model: nn.Module, config: TrainConfig,
-                    device: torch.device) -> torch.optim.Optimizer:
-    """SGD with momentum (nesterov optional) over param_groups; the fused kernel where offered."""
+                    device: torch.device | None = None) -> torch.optim.Optimizer:
+    """SGD with momentum (nesterov optional) over param_groups, with the foreach (multi-tensor)
+    update. `device` is unused (kept for one release)."""
     groups = param_groups(model, config.weight_decay, config.wd_exclude)
     return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum,
                            nesterov=config.nesterov, weight_decay=config.weight_decay,

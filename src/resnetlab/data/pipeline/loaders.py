@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -22,6 +23,17 @@ from resnetlab.data.pipeline.batch_augment import (
 )
 from resnetlab.data.pipeline.normalization import Normalization
 from resnetlab.data.sets.datasets import pixel_mean as mean_image
+
+
+@runtime_checkable
+class Loader(Protocol):
+    """What training and evaluation need of a loader (DeviceLoader and FolderLoader both are):
+    batches per epoch, and this rank's (x, y) batches of an epoch from a batch on, the same
+    ones whenever they are asked for (so a resumed run sees the batches it would have)."""
+
+    def __len__(self) -> int: ...
+
+    def epoch_batches(self, epoch: int, start: int = 0) -> Iterator[tuple]: ...
 
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
