@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "unit"))
 from train_helpers import learnable_mnist, tiny_config  # noqa: E402
 
 from resnetlab.train import fit  # noqa: E402
-from resnetlab.train.state import load_train_state  # noqa: E402
+from resnetlab.train.run_folder import load_train_state  # noqa: E402
 
 # 7 batches an epoch; checkpoints at 3, 6, 7, 9, ...; evaluations (val + test) at 6, 12, 18
 CONFIG = dict(iters=20, val_size=32, ema=0.8, deterministic=True, checkpoint_every=3,

@@ -135,3 +135,9 @@ def test_moved_names_keep_their_old_import_path(old, new, names):
 def test_moved_data_modules_are_the_same_module_under_the_old_name(old, new):
     assert (importlib.import_module(f"resnetlab.data.{old}")
             is importlib.import_module(f"resnetlab.data.{new}"))
+
+
+@pytest.mark.parametrize("old", ["records", "state"])
+def test_run_folder_modules_keep_their_old_names(old):
+    assert (importlib.import_module(f"resnetlab.train.{old}")
+            is importlib.import_module("resnetlab.train.run_folder"))

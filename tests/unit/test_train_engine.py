@@ -9,7 +9,7 @@ from train_helpers import learnable_mnist, tiny_config
 
 from resnetlab.checkpoint import load_model
 from resnetlab.train import DivergedError, fit
-from resnetlab.train.state import STATE_FILE, load_train_state
+from resnetlab.train.run_folder import STATE_FILE, load_train_state
 
 
 @pytest.fixture(scope="module")

@@ -87,7 +87,7 @@ def run(args) -> int:
 
 
 def format_result(result) -> str:
-    from resnetlab.train.records import duration
+    from resnetlab.train.run_folder import duration
 
     s, out = result.summary, result.out_dir
     final, best = s.get("final", {}), s.get("best")

@@ -20,11 +20,18 @@ from resnetlab.io import atomic_write_text, write_json
 from resnetlab.models.convert import load_weights
 from resnetlab.models.registry import create_model, get_spec
 from resnetlab.provenance import machine, versions
-from resnetlab.train import records
+from resnetlab.train import run_folder
 from resnetlab.train.config import TrainConfig
 from resnetlab.train.data import load_splits, make_loader
 from resnetlab.train.evaluate import EvalResult, evaluate_model
 from resnetlab.train.progress import Progress
+from resnetlab.train.run_folder import (
+    STATE_FILE,
+    load_train_state,
+    rng_state,
+    save_train_state,
+    set_rng_state,
+)
 from resnetlab.train.runtime import (
     all_reduce_sum,
     auto_threads,
@@ -35,13 +42,6 @@ from resnetlab.train.runtime import (
     seed_everything,
 )
 from resnetlab.train.schedule import LRSchedule
-from resnetlab.train.state import (
-    STATE_FILE,
-    load_train_state,
-    rng_state,
-    save_train_state,
-    set_rng_state,
-)
 from resnetlab.train.step import TrainStep, build_optimizer
 
 
@@ -65,10 +65,10 @@ def fit(config: TrainConfig, out_dir: str | Path, resume: bool = True, force: bo
     config.validate()
     out = Path(out_dir)
     d = dist_info()
-    action = records.check_out_dir(out, config, resume, force)
-    summary = records.read_summary(out) if action == "resume" else None
+    action = run_folder.check_out_dir(out, config, resume, force)
+    summary = run_folder.read_summary(out) if action == "resume" else None
     if summary and summary.get("status") == "complete" and not force:
-        return RunResult(out, summary, records.read_metrics(out))
+        return RunResult(out, summary, run_folder.read_metrics(out))
     barrier(d, "fit.start")
     threads = torch.get_num_threads()
     try:
@@ -126,12 +126,12 @@ class _Run:
     def train(self, resuming: bool) -> RunResult:
         c = self.c
         if self.d.is_main and self.out.is_dir():
-            records.clear_stale_temporaries(self.out)
+            run_folder.clear_stale_temporaries(self.out)
         if resuming and (self.out / STATE_FILE).is_file():
             self._load(load_train_state(self.out / STATE_FILE))
         elif self.d.is_main:
-            records.clear_run(self.out)
-            records.write_config(self.out, c)
+            run_folder.clear_run(self.out)
+            run_folder.write_config(self.out, c)
         self.progress.start(self.it)
         window, t_window = [], time.perf_counter()
         t_start = time.perf_counter() - self.elapsed
@@ -222,7 +222,7 @@ class _Run:
                 self.best = {"iter": self.it, "val_error": err,
                              "test_error": test.top1_error if test else None}
                 if self.d.is_main:
-                    save_model(self.out / records.BEST_FILE, unwrap(model), self._meta(results))
+                    save_model(self.out / run_folder.BEST_FILE, unwrap(model), self._meta(results))
         return results
 
     def _checkpoint(self) -> None:
@@ -244,8 +244,8 @@ class _Run:
             }
             save_train_state(self.out / STATE_FILE, state)
             self._save_model({})
-            records.write_metrics(self.out, self.rows)
-            write_json(self.out / records.SUMMARY_FILE, self._summary("running", {}))
+            run_folder.write_metrics(self.out, self.rows)
+            write_json(self.out / run_folder.SUMMARY_FILE, self._summary("running", {}))
         barrier(self.d, "checkpoint")
 
     def _load(self, state: dict[str, Any]) -> None:
@@ -258,15 +258,15 @@ class _Run:
         self.it, self.elapsed, self.best = state["iter"], state["elapsed"], state["best"]
         if self.c.deterministic and not self.c.threads:
             torch.set_num_threads(state["threads"])  # the same kernels' partitioning as before
-        self.rows = records.read_metrics(self.out, upto=self.it)
+        self.rows = run_folder.read_metrics(self.out, upto=self.it)
         if self.d.is_main:
-            records.write_config(self.out, self.c)
+            run_folder.write_config(self.out, self.c)
         set_rng_state(state["rng"])
 
     def _diverged(self, iteration: int, value: float, what: str = "the loss became") -> None:
         last = "none yet" if not (self.out / STATE_FILE).is_file() else "kept"
         if self.d.is_main:
-            write_json(self.out / records.SUMMARY_FILE,
+            write_json(self.out / run_folder.SUMMARY_FILE,
                                {**self._summary("diverged", {}), "diverged_at": iteration})
         self.progress.close()
         raise DivergedError(
@@ -315,12 +315,12 @@ class _Run:
             from resnetlab.analysis.plots import plot_curves
 
             self._save_model(final)
-            records.write_metrics(self.out, self.rows)
-            plot_curves(self.rows, self.out / records.CURVES_FILE,
+            run_folder.write_metrics(self.out, self.rows)
+            plot_curves(self.rows, self.out / run_folder.CURVES_FILE,
                         title=f"{self.c.model} on {self.c.data}")
-            write_json(self.out / records.SUMMARY_FILE, summary)
-            atomic_write_text(self.out / records.REPORT_FILE,
-                              records.format_report(summary, self.c))
+            write_json(self.out / run_folder.SUMMARY_FILE, summary)
+            atomic_write_text(self.out / run_folder.REPORT_FILE,
+                              run_folder.format_report(summary, self.c))
             if self.tb:
                 self.tb.close()
         barrier(self.d, "finish")

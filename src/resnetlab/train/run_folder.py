@@ -1,0 +1,208 @@
+"""The run folder: its file names, the train state (train_state.pt), metrics tables, summary
+and report, and the check that an output folder holds this run (to resume) and not another one
+(refused unless forced).
+
+The train state holds everything but the code needed to continue a run exactly: weights,
+optimizer, schedule, scaler, EMA, every RNG state and the position, in one atomic file of only
+tensors and plain Python values, so it loads with weights_only=True.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from resnetlab import io as fileio
+from resnetlab.io import atomic_write, atomic_write_text
+from resnetlab.train.config import TrainConfig, config_diff
+
+STATE_FILE = "train_state.pt"
+STATE_FORMAT = 1  # the version of train_state.pt
+FORMAT = STATE_FORMAT  # the old name, kept for one release
+CONFIG_FILE = "config.yaml"
+METRICS_JSONL = "metrics.jsonl"
+METRICS_CSV = "metrics.csv"
+SUMMARY_FILE = "summary.json"
+REPORT_FILE = "report.md"
+CURVES_FILE = "curves.png"
+BEST_FILE = "best.safetensors"
+RUN_FILES = ("model.safetensors", "model.json", BEST_FILE, "best.json", STATE_FILE,
+             CONFIG_FILE, METRICS_JSONL, METRICS_CSV, CURVES_FILE, SUMMARY_FILE, REPORT_FILE)
+COLUMNS = ("iter", "epoch", "lr", "train_loss", "train_error", "val_error", "test_error",
+           "images_per_second", "wall_time")
+
+
+def write_config(out: Path, config: TrainConfig) -> None:
+    atomic_write_text(out / CONFIG_FILE, yaml.safe_dump(config.to_dict(), sort_keys=False))
+
+
+def read_config(out: Path) -> dict[str, Any]:
+    path = out / CONFIG_FILE
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: corrupt run config ({e}); fix or delete it") from e
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: corrupt run config (not a mapping); fix or delete it")
+    return data
+
+
+def write_metrics(out: Path, rows: list[dict[str, Any]]) -> None:
+    """metrics.jsonl (one JSON object a row) and metrics.csv (fixed columns), atomically."""
+    atomic_write_text(out / METRICS_JSONL, "".join(json.dumps(r) + "\n" for r in rows))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(out / METRICS_CSV, buf.getvalue())
+
+
+def read_metrics(out: Path, upto: int | None = None) -> list[dict[str, Any]]:
+    """Rows of the run folder's metrics.jsonl (those with iter <= upto, when given)."""
+    return fileio.read_metrics(out / METRICS_JSONL, upto)
+
+
+def read_summary(out: Path) -> dict[str, Any] | None:
+    path = out / SUMMARY_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: corrupt summary ({e}); delete it to finish the run again") from e
+
+
+def check_out_dir(out: Path, config: TrainConfig, resume: bool, force: bool) -> str:
+    """What to do with `out`: "fresh" (start), "resume" (continue the run there).
+
+    A folder holding another run (a different config, or any run with resume=False) is
+    refused unless force: force with resume continues under the new config, force without
+    resume starts over. Files that are not a run's are never deleted.
+    """
+    if not out.exists():
+        return "fresh"
+    if not out.is_dir():
+        raise NotADirectoryError(f"{out} is a file; give --out a folder")
+    has_run = (out / CONFIG_FILE).is_file()
+    if not has_run:
+        others = sorted(p.name for p in out.iterdir() if p.name not in RUN_FILES)
+        if others and not force:
+            listed = ", ".join(others[:4]) + (" ..." if len(others) > 4 else "")
+            raise ValueError(f"{out} is not empty and holds no resnetlab run ({listed}): "
+                             "choose another --out, or "
+                             "pass --force to write the run there anyway")
+        return "fresh"
+    diff = config_diff(read_config(out), config.to_dict())
+    if resume and not diff:
+        return "resume"
+    if resume and force:
+        return "resume"
+    if force:
+        clear_run(out)
+        return "fresh"
+    if not resume:
+        raise ValueError(f"{out} already holds a run: pass --resume to continue it, --force to "
+                         "start over there (its files are replaced), or choose another --out")
+    changes = "; ".join(diff[:6]) + (" ..." if len(diff) > 6 else "")
+    raise ValueError(f"{out} holds a run with a different recipe ({changes}). Continuing it "
+                     "would silently change its schedule: choose another --out, pass --force "
+                     "to start over there, or --resume --force to continue under the new recipe")
+
+
+def clear_stale_temporaries(out: Path) -> None:
+    """Delete the temporary files of writes that a killed run never finished."""
+    for name in RUN_FILES:
+        for tmp in out.glob(f".{name}.*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+
+def clear_run(out: Path) -> None:
+    """Delete a run's own files (and nothing else) from out."""
+    for name in RUN_FILES:
+        (out / name).unlink(missing_ok=True)
+
+
+def duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def format_report(summary: dict[str, Any], config: TrainConfig) -> str:
+    """report.md: what was trained, the final and best-on-validation numbers, time, machine."""
+    final, best = summary.get("final", {}), summary.get("best")
+    head = f"# {config.model} on {config.data}" + (f" ({config.recipe})" if config.recipe else "")
+    lines = [head,
+             "", f"Status: {summary['status']}. {summary['iters']} iterations "
+             f"({summary['epochs']:.2f} epochs) in {duration(summary['time_seconds'])}, "
+             f"{summary['train_images_per_second']:.0f} training images/s on "
+             f"{summary['device']} (amp: {summary['amp']}).", "",
+             "| | error % |", "|---|---|"]
+    for key, label in (("test_error", "final test top-1"), ("test_top5_error", "final test top-5"),
+                       ("val_error", "final validation top-1"), ("train_error",
+                                                                  "train (last window)")):
+        if final.get(key) is not None:
+            lines.append(f"| {label} | {final[key]:.2f} |")
+    if best:
+        lines.append(f"| best validation (iter {best['iter']}) | {best['val_error']:.2f} |")
+        if best.get("test_error") is not None:
+            lines.append(f"| test at best validation | {best['test_error']:.2f} |")
+    select = ("best.safetensors is the checkpoint with the lowest validation error" if best
+              else "there is no validation split: the model is the final weights")
+    lines += ["", f"Errors are top-1 unless marked; {select}; nothing is selected on test.", "",
+              f"![curves]({CURVES_FILE})", "", "## Recipe", "",
+              "```yaml", yaml.safe_dump(config.to_dict(), sort_keys=False).rstrip(), "```", "",
+              "## Machine", ""]
+    lines += [f"- {k}: {v}" for k, v in {**summary.get("machine", {}),
+                                          **summary.get("versions", {})}.items()]
+    return "\n".join(lines) + "\n"
+
+
+def rng_state() -> dict[str, Any]:
+    """Python, NumPy, torch CPU and CUDA generator states, as weights_only-loadable values."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": pos,
+                  "has_gauss": has_gauss, "gauss": gauss},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"],
+                         n["has_gauss"], n["gauss"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_train_state(path: str | Path, state: dict[str, Any]) -> Path:
+    return atomic_write(path, lambda tmp: torch.save({"format": STATE_FORMAT, **state}, tmp))
+
+
+def load_train_state(path: str | Path) -> dict[str, Any]:
+    """Read a train state without executing pickled code; errors name the file."""
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as e:
+        raise ValueError(f"{path}: corrupt or foreign train state ({type(e).__name__}: {e}); "
+                         "delete it to start the run over") from e
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        raise ValueError(f"{path}: not a resnetlab train state (format {STATE_FORMAT})")
+    return state
