@@ -141,3 +141,18 @@ def test_moved_data_modules_are_the_same_module_under_the_old_name(old, new):
 def test_run_folder_modules_keep_their_old_names(old):
     assert (importlib.import_module(f"resnetlab.train.{old}")
             is importlib.import_module("resnetlab.train.run_folder"))
+
+
+def test_figures_is_the_one_plotting_module_under_its_old_name():
+    assert (importlib.import_module("resnetlab.analysis.figures")
+            is importlib.import_module("resnetlab.analysis.plots"))
+
+
+def test_no_module_imports_matplotlib_at_the_top():
+    """matplotlib may become an optional extra: every import of it stays inside a function."""
+    top = [module_name(p) for p in PACKAGE.rglob("*.py")
+           for node in ast.parse(p.read_text()).body
+           if isinstance(node, ast.Import | ast.ImportFrom)
+           and any((getattr(node, "module", None) or a.name).startswith("matplotlib")
+                   for a in node.names)]
+    assert not top, top

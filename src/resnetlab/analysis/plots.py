@@ -1,7 +1,9 @@
-"""A run's pictures: error curves in the paper's style and the confusion matrix.
+"""Every picture resnetlab draws, in the paper's style and readable in print.
 
-Curves follow the paper's Fig. 1/4/6: error (%) against iterations, thin dashed lines for
-training error, bold lines for test error (validation: medium, dotted). Written atomically.
+Error axes in %, thin dashed lines for training error and bold lines for test error (the
+paper's Fig. 1/4/6 convention; validation: medium, dotted): a run's curves and confusion
+matrix (written by fit), and the experiments' figures (one colour per depth, a legend naming
+depth and type). Every figure is written atomically as a PNG.
 """
 
 from __future__ import annotations
@@ -10,12 +12,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from resnetlab.io import atomic_write  # noqa: E402
+from resnetlab.io import atomic_write
 
 STYLES = {
     "train_error": dict(linestyle="--", linewidth=0.9),
@@ -23,14 +22,45 @@ STYLES = {
     "test_error": dict(linestyle="-", linewidth=2.2),
 }
 LABELS = {"train_error": "train", "val_error": "val", "test_error": "test"}
+DPI = 150
 
 
-def _save(fig, path: str | Path, dpi: int = 150) -> Path:
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend. Imported here, lazily, on purpose:
+    matplotlib is heavy and may become an optional extra, so no module imports it at the top
+    (keep every matplotlib import inside a function)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: str | Path, note: str = "") -> Path:
+    """Lay out, write atomically as PNG, close. `note` goes under the panels, in italics."""
+    path = Path(path)
     try:
-        fig.tight_layout()
-        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))
+        if note:
+            fig.text(0.5, 0.01, note, ha="center", fontsize=8, style="italic")
+        fig.tight_layout(rect=(0, 0.04 if note else 0, 1, 1))
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI))
     finally:
-        plt.close(fig)
+        pyplot().close(fig)
+    return path
+
+
+# One colour per depth, stable across figures (colour-blind-safe Okabe-Ito order).
+DEPTH_COLORS = {
+    8: "#999999", 14: "#56B4E9", 18: "#E69F00", 20: "#E69F00", 32: "#56B4E9", 34: "#56B4E9",
+    44: "#009E73", 50: "#009E73", 56: "#D55E00", 101: "#D55E00", 110: "#CC79A7",
+    152: "#CC79A7", 1202: "#000000",
+}
+_EXTRA = ["#0072B2", "#F0E442", "#8C564B", "#17BECF"]
+TRAIN_STYLE = STYLES["train_error"]  # the per-run curves' styles
+TEST_STYLE = {**STYLES["test_error"], "marker": "o", "markersize": 3}
+DPI = 150
+
 
 
 Runs = Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Mapping[str, Any]]]
@@ -38,7 +68,7 @@ Runs = Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Mapping[str, Any]]]
 
 def plot_curves(runs: Runs, path: str | Path, title: str = "") -> Path:
     """Write curves_figure(runs, title) to path as a PNG."""
-    return _save(curves_figure(runs, title), path)
+    return save_figure(curves_figure(runs, title), path)
 
 
 def curves_figure(runs: Runs, title: str = ""):
@@ -46,7 +76,7 @@ def curves_figure(runs: Runs, title: str = ""):
     (one colour per run)."""
     if not isinstance(runs, Mapping):
         runs = {"": runs}
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = pyplot().subplots(figsize=(6.4, 4.2))
     top = 0.0
     for i, (label, rows) in enumerate(runs.items()):
         color = f"C{i}"
@@ -73,13 +103,11 @@ def curves_figure(runs: Runs, title: str = ""):
 def plot_confusion(confusion: Sequence[Sequence[int]], classes: Sequence[str],
                    path: str | Path, title: str = "") -> Path:
     """Row-normalised confusion matrix (true class per row), counts written in the cells."""
-    import numpy as np
-
     m = np.asarray(confusion, dtype=float)
     frac = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
     n = len(classes)
     size = max(4.0, 0.55 * n + 2)
-    fig, ax = plt.subplots(figsize=(size, size * 0.9))
+    fig, ax = pyplot().subplots(figsize=(size, size * 0.9))
     ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(n), classes, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(n), classes, fontsize=8)
@@ -92,4 +120,127 @@ def plot_confusion(confusion: Sequence[Sequence[int]], classes: Sequence[str],
                         color="white" if frac[i, j] > 0.5 else "black")
     if title:
         ax.set_title(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
+
+
+def depth_color(depth: int, index: int = 0) -> str:
+    return DEPTH_COLORS.get(depth, _EXTRA[index % len(_EXTRA)])
+
+
+def _iters_formatter(max_iter: float):
+    from matplotlib.ticker import FuncFormatter  # lazy: see pyplot()
+
+    if max_iter >= 10_000:
+        return FuncFormatter(lambda v, _: f"{v / 1e4:g}e4")
+    return FuncFormatter(lambda v, _: f"{v:g}")
+
+
+def error_curves(ax, curves: Sequence[dict], title: str, ylim: float | None = None) -> None:
+    """Train (dashed) and test (bold) error against iterations, one colour per curve.
+
+    Each curve: {"label", "depth", "train": [(iter, err)], "test": [(iter, err)]}.
+    """
+    max_iter = 1.0
+    for i, c in enumerate(curves):
+        color = c.get("color") or depth_color(c["depth"], i)
+        if c.get("train"):
+            it, err = zip(*c["train"])
+            ax.plot(it, err, color=color, **TRAIN_STYLE)
+            max_iter = max(max_iter, max(it))
+        if c.get("test"):
+            it, err = zip(*c["test"])
+            ax.plot(it, err, color=color, label=c["label"], **TEST_STYLE)
+            max_iter = max(max_iter, max(it))
+        elif c.get("train"):
+            ax.plot([], [], color=color, label=c["label"], **TEST_STYLE)
+    ax.set_title(title)
+    ax.set_xlabel("iterations")
+    ax.set_ylabel("error (%)")
+    ax.xaxis.set_major_formatter(_iters_formatter(max_iter))
+    ax.set_ylim(0, ylim if ylim else None)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper right", fontsize=8, frameon=True)
+
+
+def comparison_figure(
+    panels: Sequence[tuple[str, Sequence[dict]]], path: str | Path,
+    note: str = "dashed: training error, bold: test error",
+) -> Path:
+    """Side-by-side error-curve panels sharing the y axis (plain left, ResNet right)."""
+    ymax = 0.0
+    for _, curves in panels:
+        for c in curves:
+            for key in ("train", "test"):
+                ymax = max([ymax] + [e for _, e in c.get(key) or []])
+    ylim = min(100.0, max(5.0, ymax * 1.05))
+    fig, axes = pyplot().subplots(1, len(panels), figsize=(5.2 * len(panels), 4.0), sharey=True,
+                             squeeze=False)
+    for ax, (title, curves) in zip(axes[0], panels):
+        error_curves(ax, curves, title, ylim)
+    return save_figure(fig, path, note)
+
+
+def responses_figure(stds: dict[str, Sequence[float]], path: str | Path) -> Path:
+    """Fig. 7: std of each 3x3 layer's response against layer index (top), sorted (bottom)."""
+    from matplotlib.ticker import MaxNLocator  # lazy: see pyplot()
+
+    fig, (top, bottom) = pyplot().subplots(2, 1, figsize=(7.0, 6.4))
+    for i, (label, values) in enumerate(stds.items()):
+        depth = int("".join(ch for ch in label if ch.isdigit()) or 0)
+        style = dict(color=depth_color(depth, i), linewidth=1.4,
+                     linestyle="--" if label.startswith("plain") else "-")
+        top.plot(range(1, len(values) + 1), values, label=label, **style)
+        bottom.plot(range(1, len(values) + 1), sorted(values, reverse=True), label=label,
+                    **style)
+    top.set_xlabel("layer index (original)")
+    bottom.set_xlabel("layer index (sorted by magnitude)")
+    for ax in (top, bottom):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel("std")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8, ncol=2)
+    return save_figure(fig, path)
+
+
+def gradients_figure(profiles: Sequence[dict], path: str | Path) -> Path:
+    """Gradient norm per convolution (log scale) at init (left) and after k steps (right)."""
+    from matplotlib.ticker import MaxNLocator  # lazy: see pyplot()
+
+    fig, axes = pyplot().subplots(1, 2, figsize=(10.4, 4.0), sharey=True)
+    steps = max((p["steps"] for p in profiles), default=0)
+    for i, p in enumerate(profiles):
+        depth = int("".join(ch for ch in p["name"] if ch.isdigit()) or 0)
+        style = dict(color=depth_color(depth, i), linewidth=1.4,
+                     linestyle="-" if p["residual"] else "--")
+        for ax, key in zip(axes, ("init", "after")):
+            ax.plot(range(1, len(p[key]) + 1), p[key], label=p["name"], **style)
+    axes[0].set_title("at initialisation")
+    axes[1].set_title(f"after {steps} SGD steps")
+    for ax in axes:
+        ax.set_yscale("log")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("convolution index (input → output)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0].set_ylabel("‖∂loss/∂W‖₂")
+    return save_figure(fig, path, "dashed: plain, solid: residual")
+
+
+def depth_figure(rows: Sequence[dict], path: str | Path, reference_label: str = "paper"
+                 ) -> Path:
+    """Test error against depth: ours (mean ± std over seeds) beside a published column."""
+    fig, ax = pyplot().subplots(figsize=(5.6, 4.0))
+    depths = [r["depth"] for r in rows]
+    ax.errorbar(depths, [r["mean"] for r in rows], yerr=[r["std"] or 0 for r in rows],
+                marker="o", linewidth=2.0, capsize=3, label="this run (final model)")
+    ref = [(r["depth"], r["reference"]) for r in rows if r.get("reference") is not None]
+    if ref:
+        ax.plot(*zip(*ref), marker="s", linestyle="--", linewidth=1.0, label=reference_label)
+    ax.set_xscale("log")
+    ax.set_xticks(depths)
+    ax.set_xticklabels([str(d) for d in depths])
+    ax.set_xlabel("depth (layers)")
+    ax.set_ylabel("test error (%)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    return save_figure(fig, path)

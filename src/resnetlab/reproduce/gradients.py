@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
-from resnetlab.analysis.figures import gradients_figure
 from resnetlab.analysis.gradients import GradientProfile, data_batches, gradient_profile
+from resnetlab.analysis.plots import gradients_figure
 from resnetlab.reproduce.report import Report
 
 

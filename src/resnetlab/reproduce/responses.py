@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from resnetlab.analysis.figures import responses_figure
+from resnetlab.analysis.plots import responses_figure
 from resnetlab.analysis.responses import sorted_stds
 from resnetlab.models.registry import get_spec
 from resnetlab.reproduce.budgets import is_folder

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from resnetlab.analysis.plots import plot_curves
 from resnetlab.checkpoint import save_model, unwrap
 from resnetlab.distributed import broadcast_buffers, convert_sync_batchnorm
 from resnetlab.io import atomic_write_text, write_json
@@ -312,8 +313,6 @@ class _Run:
     def _finish(self, final: dict[str, EvalResult]) -> RunResult:
         summary = self._summary("complete", final)
         if self.d.is_main:
-            from resnetlab.analysis.plots import plot_curves
-
             self._save_model(final)
             run_folder.write_metrics(self.out, self.rows)
             plot_curves(self.rows, self.out / run_folder.CURVES_FILE,
