@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from resnetlab.data import DeviceLoader, load_dataset
+
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
@@ -150,7 +152,6 @@ def data_batches(
                 yield x[i:i + batch_size], y[i:i + batch_size]
 
         return (3, 32, 32, 10), synthetic
-    from resnetlab.data import DeviceLoader, load_dataset
 
     ds = load_dataset(data, "train", root=root)
     loader = DeviceLoader(ds.images, ds.labels, batch_size, train=True, mean=ds.mean,

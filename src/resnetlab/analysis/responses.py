@@ -13,6 +13,8 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from resnetlab.checkpoint import load_model
+from resnetlab.data import DeviceLoader, load_dataset
 from resnetlab.data.pipeline.normalization import Normalization
 from resnetlab.models.stats import collect_responses, response_layers
 
@@ -60,8 +62,6 @@ def sorted_stds(stds: dict[str, float] | list[float]) -> list[float]:
 def loader_for(meta: dict, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
                device: str = "cpu"):
     """An evaluation DeviceLoader normalising as the model was trained (its model.json)."""
-    from resnetlab.data import DeviceLoader
-
     norm = Normalization.from_meta(meta.get("normalization") or {})
     if norm.kind == "pixel" and tuple(norm.pixel_mean.shape) != tuple(images.shape[1:]):
         raise ValueError(f"the model's per-pixel mean is {tuple(norm.pixel_mean.shape)} but the "
@@ -79,9 +79,6 @@ def dataset_stds(
 ) -> dict[str, float]:
     """Fig. 7 stds of a model file over a data set's test split (its first `limit` images),
     normalised as the model was trained."""
-    from resnetlab.checkpoint import load_model
-    from resnetlab.data import load_dataset
-
     model, meta = load_model(path, device=device)
     ds = load_dataset(data, "test", root=root)
     images, labels = ds.images, ds.labels

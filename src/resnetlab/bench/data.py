@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from resnetlab.data import DeviceLoader, FolderLoader, load_dataset
+from resnetlab.models.registry import create_model
 from resnetlab.provenance import machine, versions
 
 SYNTHETIC = {"cifar-shaped": (50000, 3, 32, 32), "mnist-shaped": (60000, 1, 28, 28)}
@@ -50,8 +52,6 @@ def measure_train_step(model_name: str, shape, num_classes: int, batch_size: int
                        steps: int = 4, device="cpu", amp: bool = False,
                        channels_last: bool = False) -> dict:
     """Images/s of an SGD step (forward, backward, update) on random data of `shape`."""
-    from resnetlab.models.registry import create_model
-
     device = torch.device(device)
     model = create_model(model_name, num_classes=num_classes, in_chans=shape[0]).to(device)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
@@ -111,8 +111,6 @@ def synthetic_jpeg_folder(folder: Path, n: int = 256, size=(500, 375), classes: 
 
 
 def bench_device_loader(args) -> dict:
-    from resnetlab.data import DeviceLoader, load_dataset
-
     if args.data in SYNTHETIC:
         n, c, h, w = SYNTHETIC[args.data]
         g = torch.Generator().manual_seed(0)
@@ -139,8 +137,6 @@ def bench_device_loader(args) -> dict:
 
 
 def bench_folder_loader(args) -> dict:
-    from resnetlab.data import FolderLoader
-
     with tempfile.TemporaryDirectory() as tmp:
         root = args.data
         if args.data == "synthetic-jpeg":

@@ -25,6 +25,7 @@ from resnetlab.inference.fold import fold_bn
 from resnetlab.inference.preprocessing import Preprocessing
 from resnetlab.inference.runtime import onnx_proto, onnx_session, session_runner
 from resnetlab.inference.verify import natural_images
+from resnetlab.models.registry import create_model, get_spec
 from resnetlab.provenance import machine, versions
 
 SCHEMA = "resnetlab.bench.infer/v1"
@@ -127,7 +128,6 @@ def load_target(model: str | None, checkpoint: str | None, image_size: int | Non
         return net, meta["model"], size
     if not model:
         raise ValueError("name a --model (e.g. resnet50) or give a --checkpoint")
-    from resnetlab.models.registry import create_model, get_spec
 
     res = image_size or get_spec(model).resolution
     return create_model(model).eval(), model, (3, res, res)

@@ -20,7 +20,7 @@ from torch import nn
 from resnetlab.models.registry import create_model, get_spec
 from resnetlab.models.stats import count_macs
 from resnetlab.provenance import machine, versions
-from resnetlab.train.config import TrainConfig
+from resnetlab.train.config import TrainConfig, coerce
 from resnetlab.train.runtime import pick_device, resolve_amp
 from resnetlab.train.step import TrainStep, build_optimizer
 
@@ -158,8 +158,6 @@ def format_bench(r: dict) -> str:
 
 
 def run(args) -> int:
-    from resnetlab.train.config import coerce
-
     config = TrainConfig(epochs=1)
     for key, value in (("device", args.device), ("amp", args.amp), ("compile", args.compile),
                        ("channels_last", args.channels_last)):

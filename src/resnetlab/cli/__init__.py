@@ -11,14 +11,14 @@ import importlib
 import os
 import sys
 
+from resnetlab import __version__
+
 # Subcommand modules of resnetlab.cli, in the order `resnetlab --help` lists them.
 COMMANDS = ["demo", "models", "convert", "data", "train", "evaluate", "predict", "export",
             "reproduce", "analyze", "bench"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from resnetlab import __version__
-
     parser = argparse.ArgumentParser(
         prog="resnetlab",
         description="Deep residual networks (He et al. 2015): build, train, reproduce, ship.",

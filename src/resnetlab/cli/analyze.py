@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from resnetlab.analysis.responses import dataset_stds, sorted_stds
+from resnetlab.reproduce.gradients import analyze_gradients, table
 from resnetlab.reproduce.report import command_line, markdown_table
 
 
 def run_gradients(args) -> int:
-    from resnetlab.reproduce.gradients import analyze_gradients, table
-
     torch_threads(args.threads)
     out = Path(args.out or f"results/gradients-{args.data}")
     path, profiles = analyze_gradients(args.models, out, data=args.data, steps=args.steps,
@@ -21,8 +21,6 @@ def run_gradients(args) -> int:
 
 
 def run_responses(args) -> int:
-    from resnetlab.analysis.responses import dataset_stds, sorted_stds
-
     torch_threads(args.threads)
     for model in args.models:
         stds = dataset_stds(model, args.data, root=args.data_root, kind=args.kind,

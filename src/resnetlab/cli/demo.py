@@ -6,13 +6,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from resnetlab.analysis.plots import plot_confusion
+from resnetlab.cli.evaluate import format_eval
+from resnetlab.cli.train import format_result
+from resnetlab.data import ensure
+from resnetlab.train import evaluate_checkpoint, fit, load_recipe
+
 
 def run(args) -> int:
-    from resnetlab.cli.evaluate import format_eval
-    from resnetlab.cli.train import format_result
-    from resnetlab.data import ensure
-    from resnetlab.train import evaluate_checkpoint, fit, load_recipe
-
     t0 = time.perf_counter()
     overrides = {"device": args.device} if args.device else {}
     config = load_recipe("demo", overrides)
@@ -26,7 +27,6 @@ def run(args) -> int:
     print(format_result(result), flush=True)
     r = evaluate_checkpoint(out, split="test", device=config.device)
     print("\n" + format_eval(r))
-    from resnetlab.analysis.plots import plot_confusion
 
     png = plot_confusion(r["confusion"], r["classes"], out / "confusion.png",
                          title=f"{r['model']} on {r['data']} test")

@@ -6,6 +6,10 @@ import json
 import math
 from pathlib import Path
 
+from resnetlab.analysis.plots import plot_confusion
+from resnetlab.checkpoint import atomic_write_text, resolve_model_path
+from resnetlab.train import evaluate_checkpoint
+
 CONFUSION_MAX_CLASSES = 20  # a confusion-matrix PNG is drawn for sets with at most this many
 
 
@@ -21,9 +25,6 @@ def format_eval(r: dict) -> str:
 
 
 def run(args) -> int:
-    from resnetlab.checkpoint import atomic_write_text, resolve_model_path
-    from resnetlab.train import evaluate_checkpoint
-
     r = evaluate_checkpoint(args.checkpoint, data=args.data, split=args.split,
                             data_root=args.data_root, batch_size=args.batch_size,
                             device=args.device, amp=args.amp, views=args.views)
@@ -38,8 +39,6 @@ def run(args) -> int:
         print(format_eval(r))
         print(f"\nwritten: {out / (stem + '.json')}")
     if len(r["classes"]) <= CONFUSION_MAX_CLASSES:
-        from resnetlab.analysis.plots import plot_confusion
-
         png = plot_confusion(r["confusion"], r["classes"], out / f"{stem}-confusion.png",
                              title=f"{r['model']} on {r['data']} {r['split']}")
         if not args.json:

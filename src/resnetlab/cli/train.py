@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from resnetlab import distributed
+from resnetlab.train import fit, load_recipe
+from resnetlab.train.config import key_help
+from resnetlab.train.run_folder import duration
+from resnetlab.train.runtime import pick_device
+
 # Shortcut options and the config key each one sets.
 SHORTCUTS = {
     "model": "model", "data": "data", "data_root": "data_root", "epochs": "epochs",
@@ -53,11 +59,6 @@ def without_launch_options(argv: list[str]) -> list[str]:
 
 
 def run(args) -> int:
-    from resnetlab import distributed
-    from resnetlab.train import fit, load_recipe
-    from resnetlab.train.config import key_help
-    from resnetlab.train.runtime import pick_device
-
     if args.list_keys:
         for key, kind, default in key_help():
             print(f"{key:20s} {kind:28s} {default}")
@@ -87,8 +88,6 @@ def run(args) -> int:
 
 
 def format_result(result) -> str:
-    from resnetlab.train.run_folder import duration
-
     s, out = result.summary, result.out_dir
     final, best = s.get("final", {}), s.get("best")
     lines = [f"done: {s['iters']} iterations ({s['epochs']:.2f} epochs) in "

@@ -13,6 +13,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from resnetlab.models.registry import _IMAGENET, create_model, get_spec
+
 SOURCES = ("torchvision", "timm", "cifar-reference", "resnetlab")
 _WRAPPER_KEYS = ("state_dict", "model", "model_state_dict", "module")
 _PREFIXES = ("module.", "_orig_mod.", "model.")
@@ -121,7 +123,6 @@ def infer_architecture(state_dict: Mapping[str, torch.Tensor]) -> tuple[str, dic
                         for s in (1, 2, 3) for i in range(n))
             overrides["shortcut"] = "C" if every else "B"
         return name, overrides
-    from resnetlab.models.registry import _IMAGENET
 
     for depth, (block, stage_depths) in _IMAGENET.items():
         if stage_depths == layers and (block == "bottleneck") == bottleneck:
@@ -168,8 +169,6 @@ def import_checkpoint(
     torchvision's and timm's bottleneck nets compute the v1.5 form, so they are built with
     stride_in_1x1=False; their outputs then equal the source library's.
     """
-    from resnetlab.models.registry import create_model, get_spec
-
     sd = convert_state_dict(read_state_dict(path), source)
     name, overrides = infer_architecture(sd)
     if model_name is not None:

@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from resnetlab.checkpoint import load_model
+from resnetlab.models.registry import get_spec
+from resnetlab.models.stats import count_macs, count_params
 from resnetlab.reproduce.budgets import Budget, get_budget, is_folder, run_overrides
 from resnetlab.reproduce.report import Report
 from resnetlab.reproduce.runner import RunRecord, RunSpec, execute
@@ -37,8 +40,6 @@ class Options:
         if self.seeds < 1:
             raise ValueError(f"--seeds must be >= 1, got {self.seeds}")
         if self.models:
-            from resnetlab.models.registry import get_spec
-
             for m in self.models:
                 if get_spec(m).family != "cifar":
                     raise ValueError(f"{m} is not a CIFAR-style net (plainN / resnetN)")
@@ -101,9 +102,6 @@ def final_test_error(records: list[RunRecord]) -> tuple[float | None, float | No
 
 def model_size(record: RunRecord) -> tuple[int, int]:
     """(params, MACs) of a run's trained model, at the input size it was trained on."""
-    from resnetlab.checkpoint import load_model
-    from resnetlab.models.stats import count_macs, count_params
-
     model, meta = load_model(record.out_dir)
     size = meta.get("input_size")
     if not size:

@@ -12,6 +12,8 @@ import torch
 
 from resnetlab.analysis.gradients import GradientProfile, data_batches, gradient_profile
 from resnetlab.analysis.plots import gradients_figure
+from resnetlab.checkpoint import load_model
+from resnetlab.models.registry import create_model
 from resnetlab.reproduce.report import Report
 
 
@@ -19,14 +21,11 @@ def build(model: str, shape: tuple[int, int, int, int], seed: int) -> torch.nn.M
     """A registry name at He init (seeded) for this data, or a trained model file."""
     path = Path(model)
     if path.suffix == ".safetensors" or path.is_dir():
-        from resnetlab.checkpoint import load_model
-
         net, meta = load_model(path)
         if list(meta.get("input_size") or [])[:1] not in ([], [shape[0]]):
             raise ValueError(f"{model} takes {meta['input_size'][0]}-channel images but the "
                              f"data has {shape[0]}")
         return net
-    from resnetlab.models.registry import create_model
 
     torch.manual_seed(seed)
     return create_model(model, in_chans=shape[0], num_classes=shape[3])

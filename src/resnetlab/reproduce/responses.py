@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from resnetlab.analysis.plots import responses_figure
-from resnetlab.analysis.responses import sorted_stds
+from resnetlab.analysis.responses import run_stds, sorted_stds
 from resnetlab.models.registry import get_spec
 from resnetlab.reproduce.budgets import is_folder
 from resnetlab.reproduce.experiment import Options, budget_paragraph, run_spec
@@ -47,8 +47,6 @@ def plan(opts: Options) -> list[RunSpec]:
 
 
 def measure(record: RunRecord) -> dict[str, float]:
-    from resnetlab.analysis.responses import run_stds
-
     return run_stds(record.out_dir, record.config)
 
 

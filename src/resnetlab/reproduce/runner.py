@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from resnetlab import io as fileio
+from resnetlab.train import fit, load_recipe
 
 Point = tuple[int, float]
 
@@ -131,14 +132,10 @@ def is_complete(out_dir: Path) -> bool:
 
 
 def _default_build(spec: RunSpec) -> Any:
-    from resnetlab.train import load_recipe
-
     return load_recipe(spec.recipe, dict(spec.overrides))
 
 
 def _default_fit(config: Any, out_dir: Path, resume: bool, force: bool) -> Any:
-    from resnetlab.train import fit
-
     return fit(config, out_dir, resume=resume, force=force)
 
 
