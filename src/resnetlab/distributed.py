@@ -222,7 +222,7 @@ def revert_sync_batchnorm(model: nn.Module) -> nn.Module:
 
 def launch(nproc: int, argv: list[str], max_restarts: int = 0) -> int:
     """`resnetlab train --nproc N ...`: re-run this command under torchrun on one machine."""
-    from torch.distributed.run import main as torchrun_main
+    from torch.distributed.run import main as torchrun_main  # heavy; only for --nproc
 
     if nproc < 1:
         raise ValueError(f"--nproc must be >= 1, got {nproc}")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from resnetlab.data import DeviceLoader, FolderLoader, load_dataset
 from resnetlab.models.registry import create_model
@@ -96,8 +97,6 @@ def measure_worker(dataset, n: int) -> dict:
 
 def synthetic_jpeg_folder(folder: Path, n: int = 256, size=(500, 375), classes: int = 4):
     """n JPEGs of ImageNet's typical size (smooth colour fields + noise), quality 90."""
-    from PIL import Image
-
     rng = np.random.default_rng(0)
     w, h = size
     for i in range(n):

@@ -203,7 +203,7 @@ def check(net: nn.Module, run: Callable, chw: tuple[int, ...], n: int) -> dict:
 def _versions() -> dict:
     v = versions()
     try:
-        import onnxruntime
+        import onnxruntime  # optional (resnetlab[export])
 
         v["onnxruntime"] = onnxruntime.__version__
     except ImportError:

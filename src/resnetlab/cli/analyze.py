@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
 from resnetlab.analysis.responses import dataset_stds, sorted_stds
 from resnetlab.reproduce.gradients import analyze_gradients, table
 from resnetlab.reproduce.report import command_line, markdown_table
@@ -34,8 +36,6 @@ def run_responses(args) -> int:
 
 def torch_threads(n: int | None) -> None:
     if n:
-        import torch
-
         torch.set_num_threads(n)
 
 

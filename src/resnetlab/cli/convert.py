@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from safetensors.torch import save_file
+
 from resnetlab.io import atomic_write
 from resnetlab.models.convert import SOURCES, import_checkpoint
 
 
 def run(args) -> int:
-    from safetensors.torch import save_file
-
     model, name, overrides = import_checkpoint(args.input, args.source, args.model)
     out = Path(args.output)
     if out.suffix != ".safetensors":

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
 from resnetlab.reproduce.budgets import BUDGETS
 from resnetlab.reproduce.experiment import EXPERIMENTS, Options, run_experiment
 from resnetlab.reproduce.report import command_line
@@ -31,8 +33,6 @@ def parse_depths(text: str | None) -> tuple[int, ...] | None:
 
 def run(args) -> int:
     if args.threads:
-        import torch
-
         torch.set_num_threads(args.threads)
     opts = Options(data=args.data, budget=args.budget, seeds=args.seeds,
                    out=Path(args.out) if args.out else None,

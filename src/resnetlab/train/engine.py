@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from resnetlab.analysis.plots import plot_curves
 from resnetlab.checkpoint import save_model, unwrap
@@ -111,8 +112,6 @@ class _Run:
         self.optimizer = build_optimizer(self.model, config, self.device)
         self.ema = None
         if config.ema:
-            from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
             self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(config.ema),
                                      use_buffers=True)
         self.step = TrainStep(self.model, self.optimizer, config, self.device, self.amp,
@@ -331,7 +330,7 @@ def _tensorboard(out: Path, config: TrainConfig):
     if not config.tensorboard:
         return None
     try:
-        from torch.utils.tensorboard import SummaryWriter
+        from torch.utils.tensorboard import SummaryWriter  # optional and heavy: only when asked
     except ImportError:
         return None
     return SummaryWriter(str(out / "tb"))

@@ -26,7 +26,7 @@ class Progress:
     def start(self, it: int) -> None:
         self.t0, self.start_it = time.perf_counter(), it
         if self.mode == "bar":
-            from tqdm import tqdm
+            from tqdm import tqdm  # lazy: only the "bar" mode draws one
 
             self.bar = tqdm(total=self.total, initial=it, file=self.stream, unit="it",
                             dynamic_ncols=True, smoothing=0.1)

@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from resnetlab import distributed
 from resnetlab.distributed import DistInfo, env_info
@@ -17,8 +18,6 @@ from resnetlab.distributed import DistInfo, env_info
 
 def dist_info() -> DistInfo:
     """Rank and world size from torch.distributed, when it has been initialised."""
-    import torch.distributed as dist
-
     if dist.is_available() and dist.is_initialized():
         return DistInfo(dist.get_rank(), dist.get_world_size(), env_info().local_rank)
     return DistInfo()

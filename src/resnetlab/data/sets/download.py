@@ -37,7 +37,7 @@ def md5sum(path: str | Path) -> str:
 
 def _fetch_once(url: str, part: Path, timeout: float, progress: bool, desc: str) -> None:
     """Append the rest of URL to PART (resuming from its size when the server allows)."""
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # lazy: only a download draws a bar
 
     have = part.stat().st_size if part.exists() else 0
     headers = {"User-Agent": USER_AGENT}
