@@ -7,9 +7,9 @@ synthetic JPEGs) is reported per worker.
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -109,100 +109,89 @@ def synthetic_jpeg_folder(folder: Path, n: int = 256, size=(500, 375), classes: 
     return folder
 
 
-def bench_device_loader(args) -> dict:
-    if args.data in SYNTHETIC:
-        n, c, h, w = SYNTHETIC[args.data]
+def bench_device_loader(data: str, *, root: str | None = None, batch_size: int = 128,
+                        batches: int | None = None, device: str = "cpu",
+                        channels_last: bool = False, model: str = "resnet20",
+                        steps: int = 4) -> dict:
+    if data in SYNTHETIC:
+        n, c, h, w = SYNTHETIC[data]
         g = torch.Generator().manual_seed(0)
         images = torch.randint(0, 256, (n, c, h, w), dtype=torch.uint8, generator=g)
         labels = torch.randint(0, 10, (n,), generator=g)
         mean, std, classes = (0.5,) * c, (0.25,) * c, 10
     else:
-        ds = load_dataset(args.data, "train", root=args.root)
+        ds = load_dataset(data, "train", root=root)
         images, labels, mean, std, classes = ds.images, ds.labels, ds.mean, ds.std, len(ds.classes)
-    loader = DeviceLoader(images, labels, args.batch_size, train=True, device=args.device,
-                          mean=mean, std=std, pad=4, flip=True, channels_last=args.channels_last)
-    result = {"bench": "data", "loader": "DeviceLoader", "data": args.data,
-              "batch_size": args.batch_size, "device": str(loader.device),
-              **measure_loader(loader, args.batches or 200)}
-    if args.model != "none":
+    loader = DeviceLoader(images, labels, batch_size, train=True, device=device,
+                          mean=mean, std=std, pad=4, flip=True, channels_last=channels_last)
+    result = {"bench": "data", "loader": "DeviceLoader", "data": data,
+              "batch_size": batch_size, "device": str(loader.device),
+              **measure_loader(loader, batches or 200)}
+    if model != "none":
         shape = tuple(images.shape[1:])
-        steps = [measure_train_step(args.model, shape, classes, args.batch_size, steps=args.steps,
-                                    device=args.device, amp=amp, channels_last=amp)
-                 for amp in (False, True)]
-        fastest = max(s["images_per_second"] for s in steps)
-        result["train_step"] = steps
+        rows = [measure_train_step(model, shape, classes, batch_size, steps=steps,
+                                   device=device, amp=amp, channels_last=amp)
+                for amp in (False, True)]
+        fastest = max(s["images_per_second"] for s in rows)
+        result["train_step"] = rows
         result["loader_over_train_step"] = result["images_per_second"] / fastest
     return result
 
 
-def bench_folder_loader(args) -> dict:
+def bench_folder_loader(data: str, *, batch_size: int = 128, batches: int | None = None,
+                        device: str = "cpu", workers: Sequence[int] = (1, 2),
+                        transform: str = "scale", images: int = 512) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        root = args.data
-        if args.data == "synthetic-jpeg":
-            root = synthetic_jpeg_folder(Path(tmp), n=args.images)
+        root = data
+        if data == "synthetic-jpeg":
+            root = synthetic_jpeg_folder(Path(tmp), n=images)
         rows = []
-        for workers in args.workers:
-            loader = FolderLoader(root, args.batch_size, train=True, transform=args.transform,
-                                  workers=workers, device=args.device)
-            r = measure_loader(loader, args.batches or 16, warmup=1)
-            r["workers"] = workers
-            r["images_per_second_per_worker"] = r["images_per_second"] / max(workers, 1)
+        for n_workers in workers:
+            loader = FolderLoader(root, batch_size, train=True, transform=transform,
+                                  workers=n_workers, device=device)
+            r = measure_loader(loader, batches or 16, warmup=1)
+            r["workers"] = n_workers
+            r["images_per_second_per_worker"] = r["images_per_second"] / max(n_workers, 1)
             rows.append(r)
         worker = measure_worker(loader.dataset, min(len(loader.dataset), 200))
     best = max(rows, key=lambda r: r["images_per_second"])
-    return {"bench": "data", "loader": "FolderLoader", "data": str(args.data),
-            "transform": args.transform, "batch_size": args.batch_size,
+    return {"bench": "data", "loader": "FolderLoader", "data": str(data),
+            "transform": transform, "batch_size": batch_size,
             "images_per_second": best["images_per_second"], "by_workers": rows,
             "one_worker_decode_augment": worker}
 
 
-def run(args) -> int:
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    is_folder = args.data == "synthetic-jpeg" or Path(args.data).is_dir()
-    result = bench_folder_loader(args) if is_folder else bench_device_loader(args)
+def bench_data(data: str, **options) -> dict:
+    """bench_folder_loader for an image folder or "synthetic-jpeg", else bench_device_loader;
+    options are theirs. The result carries the machine, versions and date."""
+    if data == "synthetic-jpeg" or Path(data).is_dir():
+        keys = ("batch_size", "batches", "device", "workers", "transform", "images")
+        result = bench_folder_loader(data, **{k: v for k, v in options.items() if k in keys})
+    else:
+        keys = ("root", "batch_size", "batches", "device", "channels_last", "model", "steps")
+        result = bench_device_loader(data, **{k: v for k, v in options.items() if k in keys})
     info = machine()
     result["machine"] = {**info, "cpu_count": info["cores"], **versions(),
                          "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
-    if args.json:
-        print(json.dumps(result))
-        return 0
-    print(f"{result['loader']} on {result['data']}: {result['images_per_second']:,.0f} images/s "
-          f"(batch {result['batch_size']})")
+    return result
+
+
+def format_data(result: dict) -> str:
+    """bench_data's result as text lines."""
+    lines = [f"{result['loader']} on {result['data']}: {result['images_per_second']:,.0f} "
+             f"images/s (batch {result['batch_size']})"]
     for r in result.get("by_workers", []):
-        print(f"  {r['workers']} worker(s): {r['images_per_second']:,.0f} images/s, "
-              f"{r['images_per_second_per_worker']:,.0f} per worker")
+        lines.append(f"  {r['workers']} worker(s): {r['images_per_second']:,.0f} images/s, "
+                     f"{r['images_per_second_per_worker']:,.0f} per worker")
     if "one_worker_decode_augment" in result:
         w = result["one_worker_decode_augment"]
-        print(f"  decode + {result['transform']} in one worker process: "
-              f"{w['images_per_second']:,.0f} images/s wall, "
-              f"{w['images_per_cpu_second']:,.0f} per CPU-second")
+        lines.append(f"  decode + {result['transform']} in one worker process: "
+                     f"{w['images_per_second']:,.0f} images/s wall, "
+                     f"{w['images_per_cpu_second']:,.0f} per CPU-second")
     for s in result.get("train_step", []):
-        print(f"  {s['model']} train step (amp {s['amp']}, channels_last {s['channels_last']}): "
-              f"{s['images_per_second']:,.0f} images/s ({s['step_seconds'] * 1000:.0f} ms/step)")
+        lines.append(f"  {s['model']} train step (amp {s['amp']}, channels_last "
+                     f"{s['channels_last']}): {s['images_per_second']:,.0f} images/s "
+                     f"({s['step_seconds'] * 1000:.0f} ms/step)")
     if "loader_over_train_step" in result:
-        print(f"  loader / fastest train step: {result['loader_over_train_step']:.0f}x")
-    return 0
-
-
-def register(bsub) -> None:
-    p = bsub.add_parser("data", help="input-pipeline throughput (images/s)")
-    p.add_argument("--data", required=True,
-                   help="a data set name (fashion-mnist, cifar10, ...), cifar-shaped or "
-                        "mnist-shaped (random uint8), an image folder, or synthetic-jpeg")
-    p.add_argument("--root", help="data folder (as for `resnetlab data get`)")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--batches", type=int, help="batches timed after warm-up (default: 200 for "
-                   "small sets, 16 for folders)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--channels-last", action="store_true")
-    p.add_argument("--model", default="resnet20",
-                   help="network whose train step the loader is compared with, or none")
-    p.add_argument("--steps", type=int, default=4, help="train steps timed (median)")
-    p.add_argument("--workers", type=int, nargs="+", default=[1, 2],
-                   help="FolderLoader worker counts to measure")
-    p.add_argument("--transform", default="scale", help="FolderLoader train transform")
-    p.add_argument("--images", type=int, default=512, help="synthetic-jpeg: how many")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    p.add_argument("--json", action="store_true", help="one JSON object")
-    p.set_defaults(func=run)
+        lines.append(f"  loader / fastest train step: {result['loader_over_train_step']:.0f}x")
+    return "\n".join(lines)

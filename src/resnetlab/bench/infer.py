@@ -8,9 +8,7 @@ a check on natural-looking images shows how far the variant's logits are from fp
 
 from __future__ import annotations
 
-import argparse
 import copy
-import json
 import os
 import time
 from collections.abc import Callable
@@ -232,34 +230,3 @@ def format_result(r: dict) -> str:
                      f"{k['logit_scale']:.2f}), top-1 agreement {k['top1_agreement']:.0%} "
                      f"of {k['images']}; setup {v['setup_seconds']:.1f}s")
     return "\n".join(lines)
-
-
-def run(args: argparse.Namespace) -> int:
-    variants = MATRIX if args.matrix else [
-        Variant(args.backend, args.fold_bn, args.channels_last, args.dtype)]
-    r = bench_infer(args.model, args.checkpoint, args.batch_size, variants,
-                    baseline=not args.no_baseline, seconds=args.seconds, rounds=args.rounds,
-                    threads=args.threads, image_size=args.image_size)
-    print(json.dumps(r, indent=2) if args.json else format_result(r))
-    return 0
-
-
-def register(sub) -> None:
-    p = sub.add_parser("infer", help="inference latency / images/s of a backend vs eager fp32")
-    p.add_argument("--model", help="registry name (random weights: speed only)")
-    p.add_argument("--checkpoint", help="model file or run folder (its input size is used)")
-    p.add_argument("--batch-size", type=int, default=16, help="measured with batch 1 (default 16)")
-    p.add_argument("--backend", choices=BACKENDS, default="eager")
-    p.add_argument("--fold-bn", action="store_true", help="fold BatchNorm into the convs")
-    p.add_argument("--channels-last", action="store_true", help="NHWC memory format")
-    p.add_argument("--dtype", choices=list(DTYPES), default="fp32")
-    p.add_argument("--matrix", action="store_true",
-                   help="measure every backend/folding/layout/dtype combination side by side")
-    p.add_argument("--image-size", type=int, help="override the input resolution")
-    p.add_argument("--seconds", type=float, default=6.0,
-                   help="measuring time per (variant, batch), split over rounds")
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--threads", type=int, help="torch / ONNX Runtime threads")
-    p.add_argument("--no-baseline", action="store_true", help="skip the eager fp32 baseline")
-    p.add_argument("--json", action="store_true", help=f"one JSON object ({SCHEMA})")
-    p.set_defaults(func=run)

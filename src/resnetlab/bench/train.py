@@ -8,8 +8,6 @@ is counted as 3x the forward's 2*MACs).
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import statistics
 import time
@@ -20,7 +18,7 @@ from torch import nn
 from resnetlab.models.registry import create_model, get_spec
 from resnetlab.models.stats import count_macs
 from resnetlab.provenance import machine, versions
-from resnetlab.train.config import TrainConfig, coerce
+from resnetlab.train.config import TrainConfig
 from resnetlab.train.runtime import pick_device, resolve_amp
 from resnetlab.train.step import TrainStep, build_optimizer
 
@@ -155,37 +153,3 @@ def format_bench(r: dict) -> str:
         lines.append(f"speed-up of the engine step: {r['speedup']:.2f}x (median of the rounds: "
                      + ", ".join(f"{x:.2f}" for x in r["speedup_rounds"]) + ")")
     return "\n".join(lines)
-
-
-def run(args) -> int:
-    config = TrainConfig(epochs=1)
-    for key, value in (("device", args.device), ("amp", args.amp), ("compile", args.compile),
-                       ("channels_last", args.channels_last)):
-        if value is not None:
-            setattr(config, key, coerce(key, value))
-    config.validate()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    r = bench_train(args.model, args.batch_size, args.steps, args.rounds, args.image_size,
-                    args.channels, config=config, baseline=not args.no_baseline)
-    print(json.dumps(r) if args.json else format_bench(r))
-    return 0
-
-
-def register(bsub) -> None:
-    p = bsub.add_parser("train", help="training-step throughput: engine vs plain fp32 eager")
-    p.add_argument("--model", default="resnet20")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--steps", type=int, default=10, help="steps per timed round")
-    p.add_argument("--rounds", type=int, default=3, help="alternating rounds (median kept)")
-    p.add_argument("--image-size", type=int, help="default: the model's native resolution")
-    p.add_argument("--channels", type=int, default=3)
-    p.add_argument("--device")
-    p.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"))
-    p.add_argument("--compile", action="store_true", default=None)
-    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction,
-                   default=None)
-    p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--no-baseline", action="store_true", help="skip the plain fp32 step")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=run)
