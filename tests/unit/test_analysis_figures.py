@@ -10,7 +10,7 @@ from resnetlab.analysis.plots import (
     gradients_figure,
     responses_figure,
 )
-from resnetlab.reproduce.report import Report, fmt_mean_std, markdown_table
+from resnetlab.analysis.report import Report, fmt_mean_std, markdown_table
 
 
 def _png(path):

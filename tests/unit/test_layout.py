@@ -156,3 +156,11 @@ def test_no_module_imports_matplotlib_at_the_top():
            and any((getattr(node, "module", None) or a.name).startswith("matplotlib")
                    for a in node.names)]
     assert not top, top
+
+
+@pytest.mark.parametrize("old, new", [
+    ("resnetlab.reproduce.gradients", "resnetlab.analysis.gradients"),
+    ("resnetlab.reproduce.report", "resnetlab.analysis.report"),
+])
+def test_measurements_moved_out_of_reproduce_keep_their_old_names(old, new):
+    assert importlib.import_module(old) is importlib.import_module(new)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import torch
 
+from resnetlab.analysis.gradients import analyze_gradients, table
+from resnetlab.analysis.report import command_line, markdown_table
 from resnetlab.analysis.responses import dataset_stds, sorted_stds
-from resnetlab.reproduce.gradients import analyze_gradients, table
-from resnetlab.reproduce.report import command_line, markdown_table
 
 
 def run_gradients(args) -> int:

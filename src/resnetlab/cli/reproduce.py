@@ -6,9 +6,9 @@ from pathlib import Path
 
 import torch
 
+from resnetlab.analysis.report import command_line
 from resnetlab.reproduce.budgets import BUDGETS
 from resnetlab.reproduce.experiment import EXPERIMENTS, Options, run_experiment
-from resnetlab.reproduce.report import command_line
 
 
 def parse_set(items: list[str]) -> dict[str, str]:

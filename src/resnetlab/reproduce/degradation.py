@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from resnetlab.analysis.plots import comparison_figure
+from resnetlab.analysis.report import Report, fmt_mean_std, fmt_seconds
 from resnetlab.reproduce.experiment import (
     Options,
     budget_paragraph,
@@ -15,7 +16,6 @@ from resnetlab.reproduce.experiment import (
     seeds_of,
     stat,
 )
-from resnetlab.reproduce.report import Report, fmt_mean_std, fmt_seconds
 from resnetlab.reproduce.runner import RunRecord, RunSpec
 from resnetlab.reproduce.verdicts import trend
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from resnetlab.analysis.plots import depth_figure
+from resnetlab.analysis.report import Report, fmt_mean_std, fmt_pct
 from resnetlab.paper import CIFAR10_ERRORS
 from resnetlab.reproduce.experiment import (
     Options,
@@ -16,7 +17,6 @@ from resnetlab.reproduce.experiment import (
     run_spec,
     seeds_of,
 )
-from resnetlab.reproduce.report import Report, fmt_mean_std, fmt_pct
 from resnetlab.reproduce.runner import RunRecord, RunSpec
 from resnetlab.reproduce.verdicts import trend
 

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from resnetlab.analysis.report import Report
 from resnetlab.checkpoint import load_model
 from resnetlab.models.registry import get_spec
 from resnetlab.models.stats import count_macs, count_params
 from resnetlab.reproduce.budgets import Budget, get_budget, is_folder, run_overrides
-from resnetlab.reproduce.report import Report
 from resnetlab.reproduce.runner import RunRecord, RunSpec, execute
 from resnetlab.reproduce.verdicts import mean_std
 

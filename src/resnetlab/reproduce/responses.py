@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from resnetlab.analysis.plots import responses_figure
+from resnetlab.analysis.report import Report, fmt_pct
 from resnetlab.analysis.responses import run_stds, sorted_stds
 from resnetlab.models.registry import get_spec
 from resnetlab.reproduce.budgets import is_folder
 from resnetlab.reproduce.experiment import Options, budget_paragraph, run_spec
-from resnetlab.reproduce.report import Report, fmt_pct
 from resnetlab.reproduce.runner import RunRecord, RunSpec
 from resnetlab.reproduce.verdicts import trend
 

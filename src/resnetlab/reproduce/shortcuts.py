@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from resnetlab.analysis.report import Report, fmt_count, fmt_mean_std, fmt_pct
 from resnetlab.paper import TABLE3_SHORTCUTS
 from resnetlab.reproduce.budgets import is_folder
 from resnetlab.reproduce.experiment import (
@@ -16,7 +17,6 @@ from resnetlab.reproduce.experiment import (
     run_spec,
     seeds_of,
 )
-from resnetlab.reproduce.report import Report, fmt_count, fmt_mean_std, fmt_pct
 from resnetlab.reproduce.runner import RunRecord, RunSpec
 
 TITLE = "Shortcut options A, B, C (paper Table 3)"
