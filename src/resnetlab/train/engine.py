@@ -17,7 +17,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from resnetlab.analysis.plots import plot_curves
 from resnetlab.checkpoint import save_model, unwrap
-from resnetlab.distributed import broadcast_buffers, convert_sync_batchnorm
+from resnetlab.distributed import DistInfo, broadcast_buffers, convert_sync_batchnorm
 from resnetlab.io import atomic_write_text, write_json
 from resnetlab.models.convert import load_weights
 from resnetlab.models.registry import create_model, get_spec
@@ -66,46 +66,47 @@ def fit(config: TrainConfig, out_dir: str | Path, resume: bool = True, force: bo
     """
     config.validate()
     out = Path(out_dir)
-    d = dist_info()
+    dist = dist_info()
     action = run_folder.check_out_dir(out, config, resume, force)
     summary = run_folder.read_summary(out) if action == "resume" else None
     if summary and summary.get("status") == "complete" and not force:
         return RunResult(out, summary, run_folder.read_metrics(out))
-    barrier(d, "fit.start")
+    barrier(dist, "fit.start")
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(config.threads or auto_threads())
-        return _Run(config, out, d, progress or config.progress).train(action == "resume")
+        return _Run(config, out, dist, progress or config.progress).train(action == "resume")
     finally:
         torch.set_num_threads(threads)
 
 
 class _Run:
-    """One training run's objects, built from the config; train() runs the loop."""
+    """One training run's objects, built from the config; train() runs the loop: one step a
+    batch, then, at their iterations, a metrics row, an evaluation and a checkpoint."""
 
-    def __init__(self, config: TrainConfig, out: Path, d, progress: str):
-        self.c, self.out, self.d = config, out, d
-        seed_everything(config.seed + d.rank, config.deterministic)
+    def __init__(self, config: TrainConfig, out: Path, dist: DistInfo, progress: str):
+        self.config, self.out, self.dist = config, out, dist
+        seed_everything(config.seed + dist.rank, config.deterministic)
         self.device = pick_device(config.device)
         self.amp = resolve_amp(config.amp, self.device)
         self.splits = load_splits(config)
         self.classes = self.splits.classes
         s, norm = self.splits, self.splits.normalization
         self.train_loader = make_loader(s.train, norm, config.batch_size, train=True,
-                                        config=config, device=self.device, dist=d)
+                                        config=config, device=self.device, dist=dist)
         self.eval_loaders = {
             name: make_loader(ds, norm, config.eval_batch_size, train=False, config=config,
-                              device=self.device, dist=d)
+                              device=self.device, dist=dist)
             for name, ds in (("val", s.val), ("test", s.test)) if ds is not None}
-        self.bpe = len(self.train_loader)
-        self.total = config.total_iters(self.bpe)
+        self.batches_per_epoch = len(self.train_loader)
+        self.total = config.total_iters(self.batches_per_epoch)
 
         spec = get_spec(config.model)
         overrides = {"num_classes": len(self.classes), "in_chans": s.input_size[0],
                      **config.model_overrides}
         self.overrides = overrides
         self.model = create_model(config.model, **overrides).to(self.device)
-        if config.sync_bn and d.enabled:  # before the optimizer: conversion makes new modules
+        if config.sync_bn and dist.enabled:  # before the optimizer: conversion makes new modules
             self.model = convert_sync_batchnorm(self.model, self.device)
         if config.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -115,45 +116,46 @@ class _Run:
             self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(config.ema),
                                      use_buffers=True)
         self.step = TrainStep(self.model, self.optimizer, config, self.device, self.amp,
-                              distributed=d.enabled)
-        self.sched = LRSchedule(config, self.total, self.bpe, spec.depth)
-        self.progress = Progress(self.total, self.bpe, mode=progress, enabled=d.is_main)
-        self.tb = _tensorboard(out, config) if d.is_main else None
+                              distributed=dist.enabled)
+        self.sched = LRSchedule(config, self.total, self.batches_per_epoch, spec.depth)
+        self.progress = Progress(self.total, self.batches_per_epoch, mode=progress,
+                                 enabled=dist.is_main)
+        self.tb = _tensorboard(out, config) if dist.is_main else None
         self.it, self.elapsed, self.rows = 0, 0.0, []
         self.best: dict[str, Any] | None = None
 
     # -- the loop ------------------------------------------------------------------------
     def train(self, resuming: bool) -> RunResult:
-        c = self.c
-        if self.d.is_main and self.out.is_dir():
+        config = self.config
+        if self.dist.is_main and self.out.is_dir():
             run_folder.clear_stale_temporaries(self.out)
         if resuming and (self.out / STATE_FILE).is_file():
             self._load(load_train_state(self.out / STATE_FILE))
-        elif self.d.is_main:
+        elif self.dist.is_main:
             run_folder.clear_run(self.out)
-            run_folder.write_config(self.out, c)
+            run_folder.write_config(self.out, config)
         self.progress.start(self.it)
         window, t_window = [], time.perf_counter()
         t_start = time.perf_counter() - self.elapsed
         while self.it < self.total:
-            epoch, start = divmod(self.it, self.bpe)
+            epoch, start = divmod(self.it, self.batches_per_epoch)
             for x, y in self.train_loader.epoch_batches(epoch, start):
                 loss, correct = self.step(x, y, self.sched.lr(self.it))
                 window.append((loss, correct, len(y)))
                 if self.sched.watches_train_error(self.it):  # the same on every rank
                     ok, n = all_reduce_sum(torch.stack([correct.double(), torch.tensor(
                         float(len(y)), dtype=torch.float64, device=correct.device)]),
-                        self.d, "warmup.train_error").tolist()
+                        self.dist, "warmup.train_error").tolist()
                     self.sched.observe_train(self.it, 100.0 * (1 - ok / n))
                 self.it += 1
                 if self.ema is not None:
                     self.ema.update_parameters(self.model)
-                end_epoch = self.it % self.bpe == 0
+                end_epoch = self.it % self.batches_per_epoch == 0
                 do_eval = self.it < self.total and (
-                    self.it % c.eval_every == 0 if c.eval_every else end_epoch)
+                    self.it % config.eval_every == 0 if config.eval_every else end_epoch)
                 do_ckpt = (end_epoch or self.it == self.total
-                           or (c.checkpoint_every and self.it % c.checkpoint_every == 0))
-                if do_eval or do_ckpt or self.it % c.log_every == 0:
+                           or (config.checkpoint_every and self.it % config.checkpoint_every == 0))
+                if do_eval or do_ckpt or self.it % config.log_every == 0:
                     self.elapsed = time.perf_counter() - t_start
                     self._log_window(window, time.perf_counter() - t_window)
                     window = []
@@ -176,15 +178,15 @@ class _Run:
                            torch.stack([w[1] for w in window]).sum().double().view(1),
                            torch.tensor([float(sum(w[2] for w in window))], dtype=torch.float64,
                                         device=dev)])
-        summed = all_reduce_sum(local, self.d, "train.metrics")  # the same on every rank
+        summed = all_reduce_sum(local, self.dist, "train.metrics")  # the same on every rank
         losses, (correct, n) = summed[:-2], summed[-2:].tolist()
         bad = (~torch.isfinite(losses)).nonzero()
         if len(bad):
             first = int(bad[0])
             self._diverged(self.it - len(window) + first + 1, losses[first].item())
         loss_sum = losses.sum().item()
-        steps = len(window) * self.d.world_size
-        row = {"iter": self.it, "epoch": round(self.it / self.bpe, 4),
+        steps = len(window) * self.dist.world_size
+        row = {"iter": self.it, "epoch": round(self.it / self.batches_per_epoch, 4),
                "lr": self.sched.lr(self.it - 1), "train_loss": loss_sum / steps,
                "train_error": 100.0 * (1 - correct / n),
                "images_per_second": n / max(seconds, 1e-9), "wall_time": round(self.elapsed, 3)}
@@ -199,14 +201,15 @@ class _Run:
         broadcast_buffers(unwrap(model), "evaluate.buffers")  # all ranks score rank 0's model
         results = {}
         for name, loader in self.eval_loaders.items():
-            if name == "test" and not (final or self.c.eval_test):
+            if name == "test" and not (final or self.config.eval_test):
                 continue
-            if name == "test" and final and self.splits.folder and self.c.test_views != "center":
+            views = self.config.test_views
+            if name == "test" and final and self.splits.folder and views != "center":
                 loader = make_loader(self.splits.test, self.splits.normalization,
-                                     self.c.eval_batch_size, train=False, config=self.c,
-                                     device=self.device, dist=self.d, views=self.c.test_views)
+                                     self.config.eval_batch_size, train=False, config=self.config,
+                                     device=self.device, dist=self.dist, views=views)
             results[name] = evaluate_model(model, loader, len(self.classes),
-                                           device=self.device, amp_dtype=self.amp, dist=self.d)
+                                           device=self.device, amp_dtype=self.amp, dist=self.dist)
         row = self.rows[-1] if self.rows and self.rows[-1]["iter"] == self.it else None
         for name, r in results.items():
             if row is not None:
@@ -221,7 +224,7 @@ class _Run:
                 test = results.get("test")
                 self.best = {"iter": self.it, "val_error": err,
                              "test_error": test.top1_error if test else None}
-                if self.d.is_main:
+                if self.dist.is_main:
                     save_model(self.out / run_folder.BEST_FILE, unwrap(model), self._meta(results))
         return results
 
@@ -229,9 +232,10 @@ class _Run:
         finite = torch.stack([p.detach().isfinite().all() for p in self.model.parameters()])
         if not bool(finite.all()):  # the last update overflowed: never save such weights
             self._diverged(self.it, float("nan"), what="the weights became")
-        if self.d.is_main:
+        if self.dist.is_main:
             state = {
-                "iter": self.it, "epoch": self.it // self.bpe, "batch": self.it % self.bpe,
+                "iter": self.it, "epoch": self.it // self.batches_per_epoch,
+                "batch": self.it % self.batches_per_epoch,
                 "elapsed": self.elapsed, "best": self.best,
                 "model": unwrap(self.model).state_dict(),
                 "optimizer": self.optimizer.state_dict(),
@@ -240,13 +244,13 @@ class _Run:
                 "ema": self.ema.state_dict() if self.ema is not None else None,
                 "rng": rng_state(),
                 "threads": torch.get_num_threads(),
-                "config": self.c.to_dict(),
+                "config": self.config.to_dict(),
             }
             save_train_state(self.out / STATE_FILE, state)
             self._save_model({})
             run_folder.write_metrics(self.out, self.rows)
             write_json(self.out / run_folder.SUMMARY_FILE, self._summary("running", {}))
-        barrier(self.d, "checkpoint")
+        barrier(self.dist, "checkpoint")
 
     def _load(self, state: dict[str, Any]) -> None:
         load_weights(unwrap(self.model), state["model"], what=str(self.out / STATE_FILE))
@@ -256,16 +260,16 @@ class _Run:
         if self.ema is not None and state["ema"] is not None:
             self.ema.load_state_dict(state["ema"])
         self.it, self.elapsed, self.best = state["iter"], state["elapsed"], state["best"]
-        if self.c.deterministic and not self.c.threads:
+        if self.config.deterministic and not self.config.threads:
             torch.set_num_threads(state["threads"])  # the same kernels' partitioning as before
         self.rows = run_folder.read_metrics(self.out, upto=self.it)
-        if self.d.is_main:
-            run_folder.write_config(self.out, self.c)
+        if self.dist.is_main:
+            run_folder.write_config(self.out, self.config)
         set_rng_state(state["rng"])
 
     def _diverged(self, iteration: int, value: float, what: str = "the loss became") -> None:
         last = "none yet" if not (self.out / STATE_FILE).is_file() else "kept"
-        if self.d.is_main:
+        if self.dist.is_main:
             write_json(self.out / run_folder.SUMMARY_FILE,
                                {**self._summary("diverged", {}), "diverged_at": iteration})
         self.progress.close()
@@ -276,10 +280,10 @@ class _Run:
 
     # -- outputs -------------------------------------------------------------------------
     def _meta(self, results: dict[str, EvalResult]) -> dict[str, Any]:
-        return {"model": self.c.model, "overrides": self.overrides, "classes": self.classes,
+        return {"model": self.config.model, "overrides": self.overrides, "classes": self.classes,
                 "normalization": self.splits.normalization.to_meta(),
-                "input_size": self.splits.input_size, "dataset": self.c.data,
-                "recipe": self.c.to_dict(), "iter": self.it,
+                "input_size": self.splits.input_size, "dataset": self.config.data,
+                "recipe": self.config.to_dict(), "iter": self.it,
                 "metrics": {f"{k}_error": r.top1_error for k, r in results.items()},
                 "versions": versions()}
 
@@ -290,12 +294,12 @@ class _Run:
     def _summary(self, status: str, final: dict[str, EvalResult]) -> dict[str, Any]:
         last = self.rows[-1] if self.rows else {}
         ips = [r["images_per_second"] for r in self.rows]
-        out = {"status": status, "recipe": self.c.recipe, "model": self.c.model,
-               "data": self.c.data, "iters": self.it, "total_iters": self.total,
-               "epochs": self.it / self.bpe, "time_seconds": round(self.elapsed, 2),
+        out = {"status": status, "recipe": self.config.recipe, "model": self.config.model,
+               "data": self.config.data, "iters": self.it, "total_iters": self.total,
+               "epochs": self.it / self.batches_per_epoch, "time_seconds": round(self.elapsed, 2),
                "train_images_per_second": sorted(ips)[len(ips) // 2] if ips else 0.0,
                "device": str(self.device), "amp": str(self.amp).replace("torch.", "")
-               if self.amp else "off", "world_size": self.d.world_size,
+               if self.amp else "off", "world_size": self.dist.world_size,
                "train_images": len(self.splits.train), "best": self.best,
                "final": {"train_loss": last.get("train_loss"),
                          "train_error": last.get("train_error")},
@@ -311,17 +315,17 @@ class _Run:
 
     def _finish(self, final: dict[str, EvalResult]) -> RunResult:
         summary = self._summary("complete", final)
-        if self.d.is_main:
+        if self.dist.is_main:
             self._save_model(final)
             run_folder.write_metrics(self.out, self.rows)
             plot_curves(self.rows, self.out / run_folder.CURVES_FILE,
-                        title=f"{self.c.model} on {self.c.data}")
+                        title=f"{self.config.model} on {self.config.data}")
             write_json(self.out / run_folder.SUMMARY_FILE, summary)
             atomic_write_text(self.out / run_folder.REPORT_FILE,
-                              run_folder.format_report(summary, self.c))
+                              run_folder.format_report(summary, self.config))
             if self.tb:
                 self.tb.close()
-        barrier(self.d, "finish")
+        barrier(self.dist, "finish")
         return RunResult(self.out, summary, self.rows)
 
 
