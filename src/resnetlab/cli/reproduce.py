@@ -7,18 +7,11 @@ from pathlib import Path
 import torch
 
 from resnetlab.analysis.report import command_line
+from resnetlab.cli.train import parse_sets
 from resnetlab.reproduce.budgets import BUDGETS
 from resnetlab.reproduce.experiment import EXPERIMENTS, Options, run_experiment
 
-
-def parse_set(items: list[str]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--set takes key=value (e.g. --set amp=off), got {item!r}")
-        out[key.strip()] = value.strip()
-    return out
+parse_set = parse_sets  # the old name: one parser of --set, in cli.train
 
 
 def parse_depths(text: str | None) -> tuple[int, ...] | None:
@@ -40,7 +33,7 @@ def run(args) -> int:
                    depths=parse_depths(args.depths),
                    models=tuple(m.strip() for m in args.models.split(",") if m.strip())
                    if args.models else None, force=args.force,
-                   extra=parse_set(args.set), command=command_line())
+                   extra=parse_sets(args.set), command=command_line())
     run_experiment(args.experiment, opts)
     return 0
 
