@@ -44,6 +44,17 @@ class PadShortcut(nn.Module):
         return f"stride={self.stride}, pad=({self.pad_before}, {self.pad_after})"
 
 
+SHORTCUT_OPTIONS = ("A", "B", "C")
+
+
+def check_shortcut(shortcut) -> str:
+    """The paper's shortcut option as "A"|"B"|"C" (any case); anything else is an error."""
+    option = str(shortcut).upper()
+    if option not in SHORTCUT_OPTIONS:
+        raise ValueError(f"unknown shortcut {shortcut!r}: use 'A', 'B' or 'C'")
+    return option
+
+
 def make_shortcut(
     shortcut: str, in_planes: int, out_planes: int, stride: int, norm_layer: NormLayer
 ) -> nn.Module | None:

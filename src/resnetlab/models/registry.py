@@ -10,6 +10,7 @@ from typing import Any
 
 from torch import nn
 
+from resnetlab.models.blocks import check_shortcut
 from resnetlab.models.resnet import ResNet
 from resnetlab.paper import CIFAR10_ERRORS, IMAGENET_ERRORS
 
@@ -140,10 +141,7 @@ def create_model(name: str, **overrides: Any) -> nn.Module:
     if not spec.residual and overrides.get("shortcut") not in (None,):
         raise ValueError(f"{name!r} is a plain net: it has no shortcuts to choose")
     if "shortcut" in overrides:
-        sc = str(overrides["shortcut"]).upper()
-        if sc not in ("A", "B", "C"):
-            raise ValueError(f"unknown shortcut {overrides['shortcut']!r}: use 'A', 'B' or 'C'")
-        overrides["shortcut"] = sc
+        overrides["shortcut"] = check_shortcut(overrides["shortcut"])
     if "num_classes" in overrides and int(overrides["num_classes"]) < 1:
         raise ValueError(f"num_classes must be >= 1, got {overrides['num_classes']}")
     if spec.family == "cifar" and "stride_in_1x1" in overrides:

@@ -11,7 +11,14 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from resnetlab.models.blocks import BLOCKS, BasicBlock, Bottleneck, NormLayer, make_shortcut
+from resnetlab.models.blocks import (
+    BLOCKS,
+    BasicBlock,
+    Bottleneck,
+    NormLayer,
+    check_shortcut,
+    make_shortcut,
+)
 
 
 class ResNet(nn.Module):
@@ -44,9 +51,7 @@ class ResNet(nn.Module):
             raise ValueError(f"num_classes must be >= 1, got {num_classes}")
         if in_chans < 1:
             raise ValueError(f"in_chans must be >= 1, got {in_chans}")
-        shortcut = str(shortcut).upper()
-        if shortcut not in ("A", "B", "C"):
-            raise ValueError(f"unknown shortcut {shortcut!r}: use 'A', 'B' or 'C'")
+        shortcut = check_shortcut(shortcut)
         if stem not in ("cifar", "imagenet"):
             raise ValueError(f"unknown stem {stem!r}: use 'cifar' or 'imagenet'")
         norm_layer = norm_layer or nn.BatchNorm2d
