@@ -13,7 +13,7 @@ import sys
 
 # Subcommand modules of resnetlab.cli, in the order `resnetlab --help` lists them.
 COMMANDS = ["demo", "models", "convert", "data", "train", "evaluate", "predict", "export",
-            "reproduce", "analyze", "bench"]
+            "reproduce", "analyze", "bench", "weights"]
 
 
 def build_parser() -> argparse.ArgumentParser:
