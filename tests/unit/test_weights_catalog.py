@@ -4,9 +4,11 @@ import json
 import re
 
 import pytest
+import torch
 
 from resnetlab.cli import main
-from resnetlab.models.registry import get_spec
+from resnetlab.models.convert import infer_architecture
+from resnetlab.models.registry import create_model, get_spec
 from resnetlab.weights import (
     CATALOG,
     cache_dir,
@@ -99,3 +101,15 @@ def test_cli_list_table_and_json(capsys, tmp_path, monkeypatch):
 def test_cli_get_unknown_name_fails_with_suggestions(capsys):
     assert main(["weights", "get", "tv-resnet5"]) == 2
     assert "did you mean tv-resnet50" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("w", list_weights(), ids=lambda w: w.name)
+def test_declared_architecture_is_what_the_converter_infers(w):
+    """Tensor names and shapes of the declared model (built on the meta device: no memory)
+    give back the declared model and overrides, as a real file of that layout would."""
+    with torch.device("meta"):
+        model = create_model(w.model, **w.overrides)
+    name, overrides = infer_architecture(model.state_dict())
+    if w.source == "torchvision" and "stride_in_1x1" in w.overrides:
+        overrides["stride_in_1x1"] = False  # import_checkpoint's v1.5 rule for bottlenecks
+    assert (name, overrides) == (w.model, w.overrides)

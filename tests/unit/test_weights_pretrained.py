@@ -173,3 +173,32 @@ def test_end_to_end_cifar10_resnet20_from_the_shared_fixture(fixtures_dir, tmp_p
     assert main(["predict", str(out), str(img), "-k", "1"]) == 0
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert any(f" {c} " in line for c in CATALOG["cifar10-resnet20"].classes), line
+
+
+def test_evaluate_and_export_need_nothing_but_the_converted_file(fixtures_dir, tmp_path,
+                                                                  monkeypatch, capsys):
+    """cifar10-resnet20 written by `weights get --out`: evaluate finds its data set and
+    classes in the file (a tiny CIFAR-10 stands in for the real one), export its input."""
+    from datafiles import isolate, tiny_cifar
+
+    dest = cache_path("cifar10-resnet20")
+    dest.parent.mkdir(parents=True)
+    shutil.copy(fixtures_dir / "cifar10-reference" / dest.name, dest)
+    out = tmp_path / "r20.safetensors"
+    assert main(["weights", "get", "cifar10-resnet20", "--offline", "--quiet",
+                 "--out", str(out)]) == 0
+    isolate(monkeypatch, tmp_path)
+    tiny_cifar(tmp_path / "data", "bin", n=4)
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--data-root", str(tmp_path / "data"), "--device", "cpu",
+                 "--out", str(tmp_path / "eval"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["data"] == "cifar10" and result["n"] == 4
+    assert result["classes"] == list(CATALOG["cifar10-resnet20"].classes)
+    ts = tmp_path / "r20.pt"
+    assert main(["export", str(out), "--format", "torchscript", "--out", str(ts), "--json"]) == 0
+    from resnetlab.export import read_export_meta
+
+    meta = read_export_meta(ts)
+    assert meta["classes"][0] == "airplane" and meta["input_size"] == [3, 32, 32]
+    assert meta["normalization"]["mean"] == [0.485, 0.456, 0.406]

@@ -123,7 +123,12 @@ def read_pretrained(
     "overrides" (the architecture the tensors load into) and, where the source tells,
     "classes", "normalization", "input_size" and "crop_pct".
     """
-    from resnetlab.models.convert import SOURCES, import_checkpoint, read_state_dict
+    from resnetlab.models.convert import (
+        SOURCES,
+        convert_state_dict,
+        import_checkpoint,
+        read_state_dict,
+    )
 
     if isinstance(source, PublishedWeights) or (isinstance(source, str)
                                                 and is_weights_name(source)):
@@ -131,8 +136,8 @@ def read_pretrained(
 
         w = get_weights(source)
         path = fetch(w, download=download, progress=progress)
-        model, name, _ = import_checkpoint(path, w.source, w.model)
-        return _state(model), w.meta(), w.name
+        # The entry names its architecture: the caller's strict load checks the tensors.
+        return convert_state_dict(read_state_dict(path), w.source), w.meta(), w.name
     path = Path(source)
     if not path.exists():
         raise FileNotFoundError(_not_found(str(source)))
