@@ -135,14 +135,18 @@ def test_convert_writes_classes_and_normalization(r8, tmp_path, capsys):
 
 
 def test_convert_torchvision_layout_gets_imagenet_meta_when_1000_classes(tmp_path):
-    model = create_model("resnet8", num_classes=1000)
     path = tmp_path / "tv.pth"
-    torch.save(model.state_dict(), path)
+    torch.save(create_model("resnet18").state_dict(), path)
     out = tmp_path / "tv.safetensors"
     assert main(["convert", str(path), str(out), "--source", "torchvision"]) == 0
     meta = read_meta(out)
     assert meta["classes"][0] == "tench" and meta["input_size"] == [3, 224, 224]
-    assert meta["crop_pct"] == 0.875
+    assert meta["normalization"] == {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+    torch.save(create_model("resnet8", in_chans=1).state_dict(), path)  # CIFAR-style, gray
+    assert main(["convert", str(path), str(out), "--source", "timm"]) == 0
+    meta = read_meta(out)
+    assert meta["input_size"] == [1, 32, 32] and "classes" not in meta
+    assert "normalization" not in meta  # no default fits one channel
 
 
 def test_end_to_end_cifar10_resnet20_from_the_shared_fixture(fixtures_dir, tmp_path, capsys):

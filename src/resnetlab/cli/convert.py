@@ -21,7 +21,7 @@ def run(args) -> int:
     # Class names and normalisation make the file enough for predict/evaluate/export.
     described = {"model": name, "overrides": overrides, "source": args.source,
                  "converted_from": Path(args.input).name,
-                 **source_meta(args.source, overrides["num_classes"])}
+                 **source_meta(args.source, name, overrides)}
     if args.classes:
         described["classes"] = read_classes_file(args.classes, overrides["num_classes"])
         described.pop("dataset", None)  # other classes: not the source's data set

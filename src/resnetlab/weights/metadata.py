@@ -5,10 +5,13 @@ with its class names and input normalisation. For the known sources they are fix
 how the publisher trained:
 
 - torchvision and timm ImageNet nets: the 1000 ImageNet-1k classes, ImageNet mean/std,
-  3×224×224, resize 256 / centre crop 224 (crop_pct 0.875);
+  3×224×224 (predict's default crop_pct 0.875 is their resize 256 / centre crop 224);
 - Idelbayev's CIFAR-10 nets: the 10 CIFAR-10 classes, 3×32×32, and ImageNet's mean/std as
   well: his trainer.py normalises CIFAR-10 with transforms.Normalize(mean=[0.485, 0.456,
   0.406], std=[0.229, 0.224, 0.225]).
+
+The input size is the converted model's native resolution (a CIFAR-style net saved under
+torchvision's names stays 32 px), and class names are given only for the source's count.
 """
 
 from __future__ import annotations
@@ -47,27 +50,31 @@ def dataset_classes(dataset: str) -> tuple[str, ...]:
     raise ValueError(f"no class names known for {dataset!r}")
 
 
-def source_meta(source: str, num_classes: int) -> dict[str, Any]:
-    """Model-file metadata implied by a checkpoint's source format.
+def source_meta(source: str, model: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    """Model-file metadata implied by a checkpoint's source format, for registry model MODEL
+    built with OVERRIDES (num_classes, in_chans).
 
-    Returns "normalization", "input_size", "crop_pct" and, when the classifier has the
-    source's class count, "classes" (plus "dataset" for CIFAR-10, which resnetlab can load).
-    Empty for "resnetlab" (its files carry their own) and unknown sources.
+    Returns "input_size" (the model's native resolution), "normalization" (ImageNet's
+    mean/std, which torchvision, timm and Idelbayev's trainer use, for 3-channel nets) and,
+    when the classifier has the source's class count, "classes" (plus "dataset" for CIFAR-10,
+    which resnetlab can load). Empty for "resnetlab" (its files carry their own) and
+    unknown sources.
     """
-    if source in ("torchvision", "timm"):
-        meta: dict[str, Any] = {"normalization": dict(IMAGENET_NORMALIZATION),
-                                "input_size": [3, 224, 224], "crop_pct": 0.875,
-                                "trained_on": "imagenet-1k"}
-        if num_classes == 1000:
-            meta["classes"] = list(imagenet_classes())
-        return meta
-    if source == "cifar-reference":
-        meta = {"normalization": dict(IMAGENET_NORMALIZATION), "input_size": [3, 32, 32],
-                "crop_pct": 1.0, "trained_on": "cifar10"}
-        if num_classes == 10:
-            meta.update(classes=list(CIFAR10_CLASSES), dataset="cifar10")
-        return meta
-    return {}
+    if source not in ("torchvision", "timm", "cifar-reference"):
+        return {}
+    from resnetlab.models.registry import get_spec
+
+    num_classes = int(overrides.get("num_classes", 0))
+    in_chans = int(overrides.get("in_chans", 3))
+    res = get_spec(model).resolution
+    meta: dict[str, Any] = {"input_size": [in_chans, res, res]}
+    if in_chans == 3:
+        meta["normalization"] = {k: list(v) for k, v in IMAGENET_NORMALIZATION.items()}
+    if source == "cifar-reference" and num_classes == 10:
+        meta.update(classes=list(CIFAR10_CLASSES), dataset="cifar10", trained_on="cifar10")
+    elif source != "cifar-reference" and num_classes == 1000:
+        meta.update(classes=list(imagenet_classes()), trained_on="imagenet-1k")
+    return meta
 
 
 def read_classes_file(path: str | Path, num_classes: int | None = None) -> list[str]:

@@ -159,7 +159,7 @@ def read_pretrained(
     fmt = source_format or detect_source(read_state_dict(path))
     model, name, overrides = import_checkpoint(path, fmt)
     meta = {"model": name, "overrides": overrides, "source": fmt,
-            **source_meta(fmt, int(overrides["num_classes"]))}
+            **source_meta(fmt, name, overrides)}
     return _state(model), meta, str(path)
 
 
