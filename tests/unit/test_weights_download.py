@@ -1,6 +1,7 @@
 """The weights cache: file:// mirror, local HTTP server, Range resume, corrupt files, offline."""
 
 import hashlib
+import threading
 
 import pytest
 from weightfiles import FolderServer, fake_entry, idelbayev_file, isolated  # noqa: F401 (autouse fixture)
@@ -35,7 +36,10 @@ def server(published, monkeypatch):
 
 
 def cache_files():
-    return sorted(p.name for p in cache_dir().iterdir()) if cache_dir().exists() else []
+    """The cache's files, but the hidden download locks."""
+    if not cache_dir().exists():
+        return []
+    return sorted(p.name for p in cache_dir().iterdir() if not p.name.startswith("."))
 
 
 def test_file_url_mirror_fills_the_cache(published, monkeypatch):
@@ -129,3 +133,21 @@ def test_default_cache_folder(monkeypatch, tmp_path):
     monkeypatch.delenv("RESNETLAB_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert cache_dir() == tmp_path / "xdg" / "resnetlab" / "weights"
+
+
+def test_two_processes_fetching_at_once_download_once(published, server):
+    """As DDP ranks do: the second waits on the lock, then finds the verified file."""
+    entry, body, _ = published
+    server.delay = 0.3
+    results = []
+
+    def get():
+        results.append(fetch(entry.name, progress=False))
+
+    threads = [threading.Thread(target=get) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [p.read_bytes() == body for p in results] == [True, True]
+    assert len(server.requests) == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -58,6 +59,7 @@ class FolderServer:
         self.root = root
         self.requests: list[tuple[str, str | None]] = []
         self.cut_first = False  # send half of the first full response, then hang up
+        self.delay = 0.0  # seconds to wait before answering (to overlap two clients)
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -67,6 +69,7 @@ class FolderServer:
             def do_GET(self):
                 rng = self.headers.get("Range")
                 server.requests.append((self.path, rng))
+                time.sleep(server.delay)
                 path = server.root / self.path.lstrip("/")
                 if not path.is_file():
                     self.send_error(404)

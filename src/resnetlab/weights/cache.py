@@ -7,14 +7,17 @@ A copy already in torch.hub's cache ($TORCH_HOME/hub/checkpoints) is used in pla
 Downloads reuse resnetlab.data.download (retries, HTTP Range resume of NAME.part, atomic
 rename) into NAME.unverified; only a file whose SHA-256 starts with the published checksum
 is renamed onto NAME, so the cache never holds an unchecked file under a real name. A
-mismatch removes the file and names both checksums. $RESNETLAB_WEIGHTS_URL replaces the
-publishers' base URLs (a mirror, or file:///folder for machines without internet).
+mismatch removes the file and names both checksums. Processes fetching the same file (DDP
+ranks) take turns on a lock file: one downloads, the others find it in the cache.
+$RESNETLAB_WEIGHTS_URL replaces the publishers' base URLs (a mirror, or file:///folder for
+machines without internet).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 from resnetlab.weights.catalog import PublishedWeights, get_weights
@@ -133,14 +136,39 @@ def fetch(
     if not download:
         raise WeightsNotAvailable(f"{w.name} is not in the cache ({dest}). "
                                   + offline_hint(w, url))
-    staging = dest.with_name(dest.name + ".unverified")
-    try:
-        download_file(url, staging, None, retries=retries, timeout=timeout, backoff=backoff,
-                      progress=progress)
-    except DownloadError as e:
-        why = str(e).split("\n", 1)[-1].strip()  # drop "could not download NAME.unverified:"
-        raise WeightsNotAvailable(f"cannot download {w.name}:\n  {why}\n" + offline_hint(w, url)) \
-            from e
-    verify(staging, w)
-    os.replace(staging, dest)  # same folder: atomic, and only a verified file gets the name
+    with _download_lock(dest):
+        found = find_cached(w)  # another process (e.g. another DDP rank) may have fetched it
+        if found is not None:
+            return found
+        staging = dest.with_name(dest.name + ".unverified")
+        try:
+            download_file(url, staging, None, retries=retries, timeout=timeout,
+                          backoff=backoff, progress=progress)
+        except DownloadError as e:
+            why = str(e).split("\n", 1)[-1].strip()  # drop "could not download X.unverified:"
+            raise WeightsNotAvailable(f"cannot download {w.name}:\n  {why}\n"
+                                      + offline_hint(w, url)) from e
+        verify(staging, w)
+        os.replace(staging, dest)  # same folder: atomic, and only a verified file gets the name
     return dest
+
+
+@contextmanager
+def _download_lock(dest: Path):
+    """One downloader per file across processes: the others wait, then find it cached.
+
+    An advisory flock on a hidden .NAME.lock beside it (kept: removing it would let two
+    processes hold locks on different files). Where flock is missing, no lock is taken.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        yield
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(dest.with_name(f".{dest.name}.lock"), "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
