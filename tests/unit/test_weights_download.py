@@ -6,6 +6,7 @@ import threading
 import pytest
 from weightfiles import FolderServer, fake_entry, idelbayev_file, isolated  # noqa: F401 (autouse fixture)
 
+from resnetlab.cli import main
 from resnetlab.weights import (
     ChecksumError,
     WeightsNotAvailable,
@@ -151,3 +152,15 @@ def test_two_processes_fetching_at_once_download_once(published, server):
         t.join()
     assert [p.read_bytes() == body for p in results] == [True, True]
     assert len(server.requests) == 1
+
+
+def test_cli_get_reports_a_corrupt_download_and_leaves_nothing(published, server, capsys):
+    entry, body, folder = published
+    (folder / entry.filename).write_bytes(body[: len(body) // 2])  # a truncated upload
+    assert main(["weights", "get", entry.name, "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert f"expected SHA-256 {entry.checksum}" in err and "removed" in err
+    assert cache_files() == []
+    (folder / entry.filename).write_bytes(body)
+    assert main(["weights", "get", entry.name, "--quiet"]) == 0
+    assert str(cache_path(entry)) in capsys.readouterr().out
