@@ -63,8 +63,9 @@ def test_other_class_count_gets_a_fresh_classifier_and_a_report(r8):
 
 def test_same_class_count_loads_everything(r8):
     model = create_model("resnet8", in_chans=3)
-    report = init_from(model, r8[0].name)
+    report = init_from(torch.nn.DataParallel(model), r8[0].name)  # wrappers are looked through
     assert report.new == [] and len(report.loaded) == len(model.state_dict())
+    assert same_outputs(model, import_checkpoint(r8[1], "cifar-reference")[0])
     assert report.meta["classes"][0] == "airplane"
     assert report.model_meta("resnet8", {})["classes"][-1] == "truck"
 

@@ -190,7 +190,8 @@ def init_from(
     except the classifier (fc.weight, fc.bias): when the model has another number of
     classes, it keeps its own fresh initialisation (as timm's reset_classifier) and is
     listed in LoadReport.new. Anything else that differs is refused with a ValueError
-    naming the first mismatching tensor; the model is then left unchanged.
+    naming the first mismatching tensor; the model is then left unchanged. The model may
+    be wrapped (DDP, DataParallel, torch.compile); its tensors keep their dtype and device.
 
     source: see read_pretrained. Used by create_model(..., pretrained=...) and meant for
     `resnetlab train --init`.
@@ -204,7 +205,9 @@ def load_state(
     model: nn.Module, state: Mapping[str, torch.Tensor], meta: dict[str, Any], label: str
 ) -> LoadReport:
     """init_from's second half, for a state dict already in resnetlab's names."""
-    own = model.state_dict()
+    from resnetlab.checkpoint import unwrap
+
+    own = unwrap(model).state_dict()  # the plain module under DDP / torch.compile
     new = _head_to_replace(own, state)
     problems: list[str] = []
     for k, v in own.items():
