@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from resnetlab.cli import main
-from resnetlab.models.convert import infer_architecture
+from resnetlab.models.convert import source_architecture
 from resnetlab.models.registry import create_model, get_spec
 from resnetlab.weights import (
     CATALOG,
@@ -109,7 +109,4 @@ def test_declared_architecture_is_what_the_converter_infers(w):
     give back the declared model and overrides, as a real file of that layout would."""
     with torch.device("meta"):
         model = create_model(w.model, **w.overrides)
-    name, overrides = infer_architecture(model.state_dict())
-    if w.source == "torchvision" and "stride_in_1x1" in w.overrides:
-        overrides["stride_in_1x1"] = False  # import_checkpoint's v1.5 rule for bottlenecks
-    assert (name, overrides) == (w.model, w.overrides)
+    assert source_architecture(model.state_dict(), w.source) == (w.model, w.overrides)

@@ -126,8 +126,8 @@ def read_pretrained(
     from resnetlab.models.convert import (
         SOURCES,
         convert_state_dict,
-        import_checkpoint,
         read_state_dict,
+        source_architecture,
     )
 
     if isinstance(source, PublishedWeights) or (isinstance(source, str)
@@ -136,7 +136,7 @@ def read_pretrained(
 
         w = get_weights(source)
         path = fetch(w, download=download, progress=progress)
-        # The entry names its architecture: the caller's strict load checks the tensors.
+        # The entry names its architecture; the caller's strict load checks every tensor.
         return convert_state_dict(read_state_dict(path), w.source), w.meta(), w.name
     path = Path(source)
     if not path.exists():
@@ -156,15 +156,13 @@ def read_pretrained(
         except Exception as e:
             raise ValueError(f"{weights}: not a readable safetensors file ({e})") from e
         return state, meta, str(path)
-    fmt = source_format or detect_source(read_state_dict(path))
-    model, name, overrides = import_checkpoint(path, fmt)
+    raw = read_state_dict(path)
+    fmt = source_format or detect_source(raw)
+    state = convert_state_dict(raw, fmt)
+    name, overrides = source_architecture(state, fmt)
     meta = {"model": name, "overrides": overrides, "source": fmt,
             **source_meta(fmt, name, overrides)}
-    return _state(model), meta, str(path)
-
-
-def _state(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach() for k, v in model.state_dict().items()}
+    return state, meta, str(path)
 
 
 def _not_found(source: str) -> str:
