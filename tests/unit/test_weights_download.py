@@ -69,6 +69,16 @@ def test_dropped_connection_is_resumed_with_a_range_request(published, server):
     assert cache_files() == [entry.filename]
 
 
+def test_download_cut_every_time_keeps_the_part_for_the_next_try(published, server):
+    entry, body, _ = published
+    server.cut_first = True
+    with pytest.raises(WeightsNotAvailable, match=r"(?s)connection closed after .*bytes received "
+                                                  r"are kept in .*\.part"):
+        fetch(entry.name, progress=False, retries=1)
+    assert fetch(entry.name, progress=False).read_bytes() == body
+    assert server.requests[-1] == (f"/{entry.filename}", f"bytes={len(body) // 2}-")
+
+
 def test_partial_file_of_an_earlier_run_is_resumed(published, server):
     entry, body, _ = published
     part = cache_path(entry).with_name(entry.filename + ".unverified.part")

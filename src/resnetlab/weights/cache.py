@@ -146,7 +146,10 @@ def fetch(
                           backoff=backoff, progress=progress)
         except DownloadError as e:
             why = str(e).split("\n", 1)[-1].strip()  # drop "could not download X.unverified:"
-            raise WeightsNotAvailable(f"cannot download {w.name}:\n  {why}\n"
+            part = staging.with_name(staging.name + ".part")
+            kept = (f"The {part.stat().st_size} bytes received are kept in {part} and the "
+                    "next try resumes from there.\n" if part.is_file() else "")
+            raise WeightsNotAvailable(f"cannot download {w.name}:\n  {why}\n{kept}"
                                       + offline_hint(w, url)) from e
         verify(staging, w)
         os.replace(staging, dest)  # same folder: atomic, and only a verified file gets the name
