@@ -15,7 +15,7 @@ from resnetlab import __version__
 
 # Subcommand modules of resnetlab.cli, in the order `resnetlab --help` lists them.
 COMMANDS = ["demo", "models", "convert", "data", "train", "evaluate", "predict", "export",
-            "reproduce", "analyze", "bench"]
+            "reproduce", "analyze", "bench", "weights"]
 
 
 def build_parser() -> argparse.ArgumentParser:

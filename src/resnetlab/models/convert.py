@@ -169,7 +169,19 @@ def import_checkpoint(
     stride_in_1x1=False; their outputs then equal the source library's.
     """
     sd = convert_state_dict(read_state_dict(path), source)
-    name, overrides = infer_architecture(sd)
+    name, overrides = source_architecture(sd, source, model_name)
+    model = create_model(name, **overrides)
+    load_weights(model, sd, what=str(path))
+    return model, name, overrides
+
+
+def source_architecture(
+    state_dict: Mapping[str, torch.Tensor], source: str, model_name: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """(model name, overrides) a converted state dict of SOURCE loads into: inferred from
+    its keys and shapes (or model_name), with stride_in_1x1=False for torchvision's and
+    timm's bottlenecks (v1.5)."""
+    name, overrides = infer_architecture(state_dict)
     if model_name is not None:
         name = model_name
     spec = get_spec(name)
@@ -177,6 +189,4 @@ def import_checkpoint(
         overrides.pop("shortcut", None)
     if source in ("torchvision", "timm") and spec.block == "bottleneck":
         overrides["stride_in_1x1"] = False
-    model = create_model(name, **overrides)
-    load_weights(model, sd, what=str(path))
-    return model, name, overrides
+    return name, overrides
