@@ -16,10 +16,14 @@ PACKAGE = Path(resnetlab.__file__).parent
 # analysis (measurements and the one plotting module) needs nothing from train, and the
 # training loop draws its curves with it, so it sits below train. Same-layer imports are allowed
 # (train and inference never import each other; the circle test keeps them honest).
+# data.sets.download fetches any URL (resume, checksum, atomic placement) and needs only io:
+# the data sets and the published weights both use it, so it sits with the foundation.
+# Published weights (resnetlab.weights) sit with the models: create_model(pretrained=...)
+# loads them.
 LAYERS = [
     ("resnetlab.io", "resnetlab.provenance", "resnetlab.machine", "resnetlab.paper",
-     "resnetlab.distributed"),
-    ("resnetlab.models", "resnetlab.checkpoint", "resnetlab"),
+     "resnetlab.distributed", "resnetlab.data.sets.download"),
+    ("resnetlab.models", "resnetlab.checkpoint", "resnetlab.weights", "resnetlab"),
     ("resnetlab.data.sets",),  # getting data sets, below ...
     ("resnetlab.data",),  # ... the input pipeline (data.pipeline) and data's public API
     ("resnetlab.analysis",),

@@ -131,18 +131,15 @@ def get_spec(name: str) -> ModelSpec:
     raise ValueError(f"unknown model {name!r}{hint} (`resnetlab models` lists them all)")
 
 
-def create_model(name: str, pretrained: Any = None, **overrides: Any) -> nn.Module:
+def create_model(name: str, **overrides: Any) -> nn.Module:
     """Build a registered network. Overrides: num_classes, in_chans, shortcut ('A'|'B'|'C'),
     stride_in_1x1, zero_init_residual, norm_layer (a callable such as nn.BatchNorm2d).
 
-    pretrained: True (NAME's default published weights), a published weight name
-    ('cifar10-resnet20', `resnetlab weights list`), a resnetlab model file or run folder, or a
-    torchvision/timm/Idelbayev checkpoint. A num_classes other than the weights' gets a fresh
-    classifier; see resnetlab.weights.load_pretrained, which also reports what was loaded."""
-    if pretrained is not None and pretrained is not False:
-        from resnetlab.weights.pretrained import load_pretrained
-
-        return load_pretrained(name, pretrained, **overrides)[0]
+    The architecture only: `resnetlab.create_model(name, pretrained=...)` (in
+    resnetlab.weights) builds it and loads published or local weights into it."""
+    if "pretrained" in overrides:
+        raise ValueError("resnetlab.models.create_model builds the architecture only: load "
+                         "weights with resnetlab.create_model(name, pretrained=...)")
     spec = get_spec(name)
     unknown = sorted(set(overrides) - set(OVERRIDES))
     if unknown:

@@ -32,6 +32,7 @@ from resnetlab.weights.catalog import (
 from resnetlab.weights.metadata import imagenet_classes, read_classes_file, source_meta
 from resnetlab.weights.pretrained import (
     LoadReport,
+    create_model,
     detect_source,
     init_from,
     load_pretrained,
@@ -42,6 +43,7 @@ __all__ = [
     "CATALOG",
     "ChecksumError",
     "LoadReport",
+    "create_model",
     "PublishedWeights",
     "WeightsNotAvailable",
     "cache_dir",

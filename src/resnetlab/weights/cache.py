@@ -125,7 +125,7 @@ def fetch(
     fails the checksum raises ChecksumError (the file is removed); an interrupted one
     leaves NAME.unverified.part, which the next call resumes with an HTTP Range request.
     """
-    from resnetlab.data.download import DownloadError, download_file
+    from resnetlab.data.sets.download import DownloadError, download_file
 
     w = get_weights(weights)
     found = find_cached(w)

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from resnetlab.models.registry import create_model as registry_create_model
 from resnetlab.weights.catalog import (
     CATALOG,
     PublishedWeights,
@@ -269,8 +270,6 @@ def load_pretrained(
     weights'; another value gets a fresh classifier (see init_from). The model is returned
     in training mode, as create_model returns it.
     """
-    from resnetlab.models.registry import create_model
-
     if pretrained is True:
         pretrained = default_weights(name)
     state, meta, label = read_pretrained(pretrained, source_format=source_format,
@@ -279,6 +278,19 @@ def load_pretrained(
     if "num_classes" not in arch and "fc.weight" in state:
         arch["num_classes"] = int(state["fc.weight"].shape[0])
     arch.update(overrides)
-    model = create_model(name, **arch)
+    model = registry_create_model(name, **arch)
     report = load_state(model, state, meta, label)
     return model, report
+
+
+def create_model(name: str, pretrained: Any = None, **overrides: Any) -> nn.Module:
+    """Build a registered network, with weights when `pretrained` is given.
+
+    pretrained: True (NAME's default published weights), a published weight name
+    ('cifar10-resnet20', `resnetlab weights list`), a resnetlab model file or run folder, or a
+    torchvision/timm/Idelbayev checkpoint. A num_classes other than the weights' gets a fresh
+    classifier; load_pretrained also reports what was loaded. Without pretrained this is
+    resnetlab.models.create_model."""
+    if pretrained is None or pretrained is False:
+        return registry_create_model(name, **overrides)
+    return load_pretrained(name, pretrained, **overrides)[0]
