@@ -113,3 +113,45 @@ def call_with_deadline(fn, seconds: float, unblock=None):
     if "error" in box:
         raise box["error"]
     return box.get("value")
+
+
+def run_forked(fn, timeout: float = 10.0, limit_mb: int = 1024):
+    """fn() in a forked child with `limit_mb` of address space beyond what this process
+    already maps and a SIGALRM deadline: a walk that loops or a read that blocks is killed
+    and fails the test (AssertionError), instead of hanging the suite or filling memory.
+    For plain-Python work (walking, globbing, opening files): no threads in the child."""
+    import pickle
+    import signal
+
+    vm = next(int(line.split()[1]) for line in open("/proc/self/status")
+              if line.startswith("VmSize:"))  # kB
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.close(r)
+            cap = (vm << 10) + (limit_mb << 20)
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+            signal.alarm(max(1, int(timeout)))
+            try:
+                out = ("ok", fn())
+            except BaseException as e:
+                out = ("error", f"{type(e).__name__}: {e}")
+            data = pickle.dumps(out)
+            with os.fdopen(w, "wb") as f:
+                f.write(data)
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        data = f.read()
+    _, status = os.waitpid(pid, 0)
+    if not data:
+        why = (f"killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+               else f"exit {os.WEXITSTATUS(status)}")
+        raise AssertionError(f"{getattr(fn, '__name__', fn)} did not finish within {timeout} s "
+                             f"and {limit_mb} MiB ({why}): it hangs or loops")
+    kind, value = pickle.loads(data)
+    if kind == "error":
+        raise AssertionError(f"raised {value}")
+    return value
