@@ -234,6 +234,9 @@ def expand_inputs(inputs: Sequence[str | Path]) -> tuple[list[Path], list[dict[s
                 errors.append({"path": str(item), "error": "no image file matches"})
             files.update(dict.fromkeys(w.files))
             errors += [{"path": s, "error": f"skipped: {why}"} for s, why in w.skipped]
+        elif p.exists():  # a FIFO, socket or device: opening it could block forever
+            errors.append({"path": str(item), "error": "not a regular file (a FIFO, socket or "
+                           "device); give image files"})
         else:
             errors.append({"path": str(item), "error": "no such file or folder"})
     return list(files), errors

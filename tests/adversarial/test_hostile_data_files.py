@@ -209,3 +209,22 @@ def test_array_states_are_checked_before_numpy_sees_them(state, what):
 
     with pytest.raises(pickle.UnpicklingError, match=what):
         guards.array_state(state)
+
+
+def test_sparse_class_name_file_is_refused_before_it_is_read(tmp_path, base_rss):
+    path = tmp_path / "batches.meta.txt"
+    with open(path, "wb") as f:  # 1 GiB on paper, a few bytes on disk
+        f.write(b"airplane\n")
+        f.truncate(1 << 30)
+    r = run_reader_capped("read_label_names", path)
+    assert not r["ok"] and r["type"] == "ValueError" and str(path) in r["error"], r
+    assert r["maxrss_mb"] < base_rss + 64, r
+
+
+def test_sparse_cifar_binary_batch_is_refused_before_it_is_read(tmp_path, base_rss):
+    path = tmp_path / "data_batch_1.bin"
+    with open(path, "wb") as f:
+        f.truncate(3073 * 600_000)  # 1.7 GiB: twelve times the largest official batch
+    r = run_reader_capped("read_cifar_binary", path)
+    assert not r["ok"] and r["type"] == "ValueError" and str(path) in r["error"], r
+    assert r["maxrss_mb"] < base_rss + 64, r

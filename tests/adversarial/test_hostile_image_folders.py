@@ -187,3 +187,9 @@ def test_glob_segments_match_like_glob_without_following_links(tmp_path):
     assert names("**/deep") == (["a/deep/y.png", "a/deep/z.jpg"], ["to_b"])
     # a link that a non-recursive pattern names itself is read, like a folder given by name
     assert names("a/*") == (["a/deep/y.png", "a/deep/z.jpg", "a/to_b/w.png", "a/x.png"], [])
+
+
+def test_predict_names_a_fifo_given_by_name_as_not_a_regular_file(tmp_path):
+    os.mkfifo(tmp_path / "stuck.png")
+    files, errors = run_forked(lambda: expand_inputs([tmp_path / "stuck.png"]))
+    assert files == [] and "not a regular file" in errors[0]["error"], errors

@@ -109,7 +109,8 @@ def read_cifar_binary(path: str | Path, label_bytes: int = 1, label_index: int =
 
 def read_label_names(path: str | Path) -> list[str]:
     """Class names from a CIFAR binary .txt (one per line, blank lines ignored)."""
-    return [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
+    text = read_bytes(path, 1 << 20, "a list of class names holds").decode("utf-8", "replace")
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def _latin1_encode(obj, encoding="latin1", errors="strict"):
