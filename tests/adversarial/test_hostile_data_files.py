@@ -7,6 +7,7 @@ Every memory bomb runs in a child process capped at 1.5 GiB of address space
 accepted the claim, after them they stop at once with a small peak RSS.
 """
 
+import io
 import pickle
 import struct
 import warnings
@@ -228,3 +229,19 @@ def test_sparse_cifar_binary_batch_is_refused_before_it_is_read(tmp_path, base_r
     r = run_reader_capped("read_cifar_binary", path)
     assert not r["ok"] and r["type"] == "ValueError" and str(path) in r["error"], r
     assert r["maxrss_mb"] < base_rss + 64, r
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4])
+def test_honest_numpy_values_round_trip_through_the_guards(protocol):
+    from resnetlab.data import formats
+
+    value = {"be": np.arange(6, dtype=">f4").reshape(2, 3), "f": np.asfortranarray(
+        np.arange(6, dtype="<i2").reshape(2, 3)), "s": np.float32(2.5), "i": np.int64(-7),
+        "u": np.array(["ab", "c"]), "b": np.array([b"x", b"yz"])}
+    data = pickle.dumps(value, protocol=protocol)
+    out = formats.RestrictedUnpickler(io.BytesIO(data), encoding="latin1").load()
+    plain = pickle.loads(data)  # what numpy itself rebuilds (e.g. '>f4' data in native order)
+    for k, v in value.items():
+        assert np.asarray(out[k]).dtype == np.asarray(plain[k]).dtype, k
+        np.testing.assert_array_equal(out[k], v)
+    assert out["f"].flags["F_CONTIGUOUS"] and np.dtype("f4").byteorder == "="

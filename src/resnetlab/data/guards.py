@@ -142,14 +142,17 @@ def _allowed_dtype(dt, where: str) -> np.dtype:
 
 
 def make_dtype(obj, align=False, copy=False) -> np.dtype:
-    """numpy.dtype(obj, align, copy) as pickles call it, for allowed kinds only."""
+    """numpy.dtype(obj, align, copy) as pickles call it, for allowed kinds only. Always a
+    copy: the pickle's BUILD then sets its byte order on this copy, never on numpy's shared
+    built-in dtype; array_state rebuilds it from its type string before an array uses it."""
     if not isinstance(obj, str | bytes):
         raise pickle.UnpicklingError(f"refused numpy.dtype({obj!r}): only plain type codes")
     try:
-        dt = np.dtype(obj.decode("latin1") if isinstance(obj, bytes) else obj)
+        dt = np.dtype(obj.decode("latin1") if isinstance(obj, bytes) else obj, False, True)
     except TypeError as e:
         raise pickle.UnpicklingError(f"refused numpy.dtype({obj!r}): {e}") from e
-    return _allowed_dtype(dt, "numpy.dtype")
+    _allowed_dtype(dt, "numpy.dtype")
+    return dt
 
 
 class RefusedConstructor:
