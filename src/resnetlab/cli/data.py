@@ -25,6 +25,10 @@ def format_info(info: dict) -> str:
     width = max(len(c) for c in info["classes"])
     for i, name in enumerate(info["classes"]):
         lines.append(f"    {i:>3} {name:<{width}}  " + "  ".join(f"{c[i]:>7,}" for c in counts))
+    if info.get("skipped"):
+        lines.append(f"  skipped {len(info['skipped'])} link(s) or non-regular file(s), never "
+                     "followed or opened (to use such images, copy them into the folder):")
+        lines += [f"    {s['path']}: {s['reason']}" for s in info["skipped"]]
     return "\n".join(lines)
 
 

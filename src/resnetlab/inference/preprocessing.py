@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from resnetlab.data.pipeline.normalization import IMAGENET_MEAN, IMAGENET_STD, Normalization
+from resnetlab.data.sets.walk import glob_files, walk_files
 from resnetlab.models.registry import get_spec
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "IMAGE_EXTENSIONS", "Preprocessing", "class_names",
@@ -116,36 +117,38 @@ def expand_inputs(inputs: Sequence[str | Path]) -> tuple[list[Path], list[dict[s
     """Files, folders (their image files, recursively, sorted) and globs -> (files, errors).
 
     A folder or glob that yields no image file, and a path that does not exist, become
-    errors; explicit files are kept whatever their extension (Pillow decides).
+    errors; explicit files are kept whatever their extension (Pillow decides). Folders and
+    globs are walked by data.sets.walk (each folder once, never following a link); the links and
+    non-regular files skipped become errors that say why.
     """
     files: dict[Path, None] = {}
     errors = []
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            found = _images_in(p)
-            if not found:
+            w = walk_files(p, _is_image_name)
+            if not w.files:
                 errors.append({"path": str(item), "error": "folder holds no image files "
                                f"({', '.join(IMAGE_EXTENSIONS[:4])}, ...)"})
-            files.update(dict.fromkeys(found))
+            files.update(dict.fromkeys(w.files))
+            errors += [{"path": s, "error": f"skipped: {why}"} for s, why in w.skipped]
         elif p.is_file():
             files[p] = None
         elif glob.has_magic(str(item)):
-            found = []
-            for m in sorted(glob.glob(str(item), recursive=True)):
-                mp = Path(m)
-                if mp.is_dir():
-                    found += _images_in(mp)
-                elif mp.suffix.lower() in IMAGE_EXTENSIONS:
-                    found.append(mp)
-            if not found:
+            w = glob_files(str(item), _is_image_name)
+            if not w.files:
                 errors.append({"path": str(item), "error": "no image file matches"})
-            files.update(dict.fromkeys(found))
+            files.update(dict.fromkeys(w.files))
+            errors += [{"path": s, "error": f"skipped: {why}"} for s, why in w.skipped]
+        elif p.exists():  # a FIFO, socket or device: opening it could block forever
+            errors.append({"path": str(item), "error": "not a regular file (a FIFO, socket or "
+                           "device); give image files"})
         else:
             errors.append({"path": str(item), "error": "no such file or folder"})
     return list(files), errors
 
 
-def _images_in(folder: Path) -> list[Path]:
-    return sorted(f for f in folder.rglob("*")
-                  if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)
+def _is_image_name(name: str) -> bool:
+    return Path(name).suffix.lower() in IMAGE_EXTENSIONS
+
+

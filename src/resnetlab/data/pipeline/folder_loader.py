@@ -7,7 +7,9 @@ batch_size split into per-rank slices, order and augmentation from (seed, epoch)
 
 from __future__ import annotations
 
+import os
 import random
+import stat
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -47,8 +49,12 @@ class _ImageDataset(torch.utils.data.Dataset):
         path, label = self.samples[index]
         rng = sample_rng(self.seed, epoch, index)
         try:
-            with Image.open(path) as img:
-                x = self.transform(img if img.mode == "RGB" else img.convert("RGB"), rng)
+            # O_NONBLOCK: a FIFO put in an image's place is refused, never waited on
+            with open(path, "rb", opener=lambda p, fl: os.open(p, fl | os.O_NONBLOCK)) as f:
+                if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                    raise ValueError("not a regular file")
+                with Image.open(f) as img:
+                    x = self.transform(img if img.mode == "RGB" else img.convert("RGB"), rng)
         except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError) as e:
             if self.strict:
                 raise ValueError(f"{path}: unreadable image ({e})") from e
@@ -174,12 +180,20 @@ class FolderLoader:
         return self._generate(loader, epoch)
 
     def _generate(self, loader, epoch):
+        yielded = False
         for x, y, alpha, bad in loader:
             for path, err in bad:
                 warnings.warn(f"skipped unreadable image {path} ({err})", stacklevel=2)
             self.skipped += bad
             if len(y):
+                yielded = True
                 yield self._finish(x, alpha), y.to(self.device, non_blocking=True)
+        if self.train and not yielded and self.skipped:  # else training would spin forever
+            path, err = self.skipped[0]
+            raise ValueError(
+                f"{self.folder.root}: no image could be read in training epoch {epoch}: all "
+                f"{len(self.skipped)} drawn were skipped as unreadable, e.g. {path} ({err}); "
+                "replace or remove the broken files")
         if self.skipped:
             warnings.warn(f"epoch {epoch}: skipped {len(self.skipped)} unreadable image(s) of "
                           f"{len(self.folder)} in {self.folder.root}", stacklevel=2)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from resnetlab.data.sets import formats
+from resnetlab.data.sets import formats, guards
 from resnetlab.data.sets.sources import Found, ensure
 
 
@@ -80,16 +80,25 @@ def pixel_mean(images: torch.Tensor) -> torch.Tensor:
     return (images.sum(0, dtype=torch.int64).double() / (255.0 * len(images))).float()
 
 
-def _read_split(found: Found, split: str) -> tuple[np.ndarray, np.ndarray]:
+def _read_split(found: Found, split: str,
+                num_classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Images and labels of a split; with num_classes, a label that is not a class index
+    is refused by the name of its file."""
     paths, fmt, src = found.split_paths(split), found.layout.format, found.source
     if fmt == "idx":
-        return formats.read_mnist_pair(*paths)
+        images, labels = formats.read_mnist_pair(*paths)
+        if num_classes is not None:
+            guards.check_label_range(labels, num_classes, paths[1])
+        return images, labels
     if fmt == "cifar-bin":
         parts = [formats.read_cifar_binary(p, src.label_bytes) for p in paths]
     elif fmt == "cifar-py":
         parts = [formats.read_cifar_python(p, src.label_key) for p in paths]
     else:
         raise ValueError(f"unknown format {fmt!r}")
+    for p, (_, labels) in zip(paths, parts):
+        if num_classes is not None:
+            guards.check_label_range(labels, num_classes, p)
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
@@ -118,9 +127,10 @@ def train_stats(found: Found, train_images: np.ndarray | None = None):
 
 def load_found(found: Found, split: str = "train") -> ImageSet:
     """Read one split of a located data set."""
-    images, labels = _read_split(found, split)
+    classes = _classes(found)
+    images, labels = _read_split(found, split, len(classes))
     mean, std = train_stats(found, images if split == "train" else None)
-    return ImageSet(torch.from_numpy(images), torch.from_numpy(labels), _classes(found),
+    return ImageSet(torch.from_numpy(images), torch.from_numpy(labels), classes,
                     mean, std, found.source.name, split)
 
 
