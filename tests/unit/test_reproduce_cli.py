@@ -59,7 +59,10 @@ def test_plans_follow_budget_depths_models_and_seeds():
                                         "resnet1202-s1"]
     assert seeds[1].overrides["seed"] == 1 and seeds[0].overrides["iters"] == 64000
     sc = shortcuts.plan(Options(budget="smoke"))
-    assert [s.overrides["model_overrides"] for s in sc] == [{"shortcut": o} for o in "ABC"]
+    # option A is the CIFAR nets' default: the depth table's own run, not a copy of it
+    assert [s.overrides["model_overrides"] for s in sc] == [{}, {"shortcut": "B"},
+                                                            {"shortcut": "C"}]
+    assert [s.label for s in sc] == ["resnet8-s0", "resnet8-B-s0", "resnet8-C-s0"]
     r = responses.plan(Options(budget="quick", models=("plain20", "resnet110")))
     assert [x.tags["depth"] for x in r] == [20, 110]
     with pytest.raises(ValueError, match="not a CIFAR-style"):

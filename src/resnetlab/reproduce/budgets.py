@@ -1,15 +1,18 @@
 """How long each experiment trains: smoke (seconds, for tests), quick (CPU), paper (GPU).
 
 Budgets are data: iterations, batch, learning-rate milestones as fractions of the run, how
-often to evaluate. They turn into resnetlab.train config overrides; everything else is
-the paper-cifar recipe.
+often to evaluate, and any change from the paper's recipe that a short budget needs (named,
+with the reason, in every report). They turn into resnetlab.train config overrides;
+everything else is the paper-cifar recipe.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from resnetlab.models.registry import get_spec
 
 DATASETS = ("cifar10", "cifar100", "fashion-mnist", "mnist")
 
@@ -25,6 +28,18 @@ class Budget:
     checkpoint_every: int
     log_every: int  # iterations per logged training-error point
     about: str
+    # Departures from the paper's recipe: config overrides for every net, model overrides for
+    # residual nets only (e.g. zero-initialised last BN of each block, which has no meaning
+    # in a plain net), and why the budget needs them. Empty for the paper's own budget.
+    changes: dict[str, Any] = field(default_factory=dict)
+    residual_model_changes: dict[str, Any] = field(default_factory=dict)
+    why: str = ""
+
+    def departures(self) -> list[str]:
+        """The changes from the paper's recipe, one readable item each."""
+        out = [f"{k}={v}" for k, v in sorted(self.changes.items())]
+        out += [f"{k}={v} (ResNets only)" for k, v in sorted(self.residual_model_changes.items())]
+        return out
 
 
 BUDGETS: dict[str, Budget] = {
@@ -69,9 +84,12 @@ def run_overrides(budget: Budget, data: str, model: str, seed: int = 0,
                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Config overrides of one run: the budget's schedule, the model, the data, the seed."""
     iters = budget.iters
+    mo = dict(model_overrides or {})
+    if budget.residual_model_changes and _residual(model):
+        mo = {**budget.residual_model_changes, **mo}
     out: dict[str, Any] = {
         "model": model,
-        "model_overrides": dict(model_overrides or {}),
+        "model_overrides": mo,
         **data_overrides(data),
         "iters": iters,
         "batch_size": budget.batch_size,
@@ -86,5 +104,10 @@ def run_overrides(budget: Budget, data: str, model: str, seed: int = 0,
         "val_size": 0,
         "seed": seed,
     }
+    out.update(budget.changes)
     out.update(extra or {})
     return out
+
+
+def _residual(model: str) -> bool:
+    return get_spec(model).residual
