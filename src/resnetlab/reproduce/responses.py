@@ -101,32 +101,29 @@ def analyze(records: list[RunRecord], opts: Options, report: Report) -> dict[str
                   f"largest (seed {first})", f"smallest (seed {first})", "test error (%)"],
                  rows)
     verdict_lines, verdicts = [], {}
+
+    def smaller(m: str, than: str, who: str) -> dict[str, Any]:
+        """Is m's mean response std below `than`'s by more than the tolerance, per seed?"""
+        per_seed = [compare(a, b, RELATIVE_TOLERANCE * b)
+                    for a, b in zip(mean_by_seed[m], mean_by_seed[than])]
+        status, head = overall(per_seed)
+        text = (f"{head}: mean std {mean_of[m]:.3f} ({display(m)}) vs {mean_of[than]:.3f} "
+                f"({display(than)}); in each seed {who} must be lower by more than "
+                f"{100 * RELATIVE_TOLERANCE:.0f}%.")
+        return {"status": status, "text": text, "per_seed": per_seed}
+
     kinds = {r.spec.tags["model"]: (r.spec.tags["kind"], r.spec.tags["depth"]) for r in records}
     for m, (kind, depth) in kinds.items():
         twin = f"plain{depth}"
         if kind == "resnet" and twin in mean_of:
-            per_seed = [compare(a, b, RELATIVE_TOLERANCE * b)
-                        for a, b in zip(mean_by_seed[m], mean_by_seed[twin])]
-            status, head = overall(per_seed)
-            text = (f"{head}: mean std {mean_of[m]:.3f} ({display(m)}) vs {mean_of[twin]:.3f} "
-                    f"({display(twin)}); in each seed the ResNet must be lower by more than "
-                    f"{100 * RELATIVE_TOLERANCE:.0f}% of the plain net's value.")
-            verdicts[f"{m}_vs_{twin}"] = {"status": status, "text": text,
-                                          "per_seed": per_seed}
+            v = verdicts[f"{m}_vs_{twin}"] = smaller(m, twin, "the ResNet")
             verdict_lines.append(f"- ResNet responses smaller than the plain twin's at depth "
-                                 f"{depth}: {text}")
+                                 f"{depth}: {v['text']}")
     res = {d: m for m, (k, d) in kinds.items() if k == "resnet"}
     if len(res) >= 2:
-        lo, hi = res[min(res)], res[max(res)]
-        per_seed = [compare(b, a, RELATIVE_TOLERANCE * a)
-                    for a, b in zip(mean_by_seed[lo], mean_by_seed[hi])]
-        status, head = overall(per_seed)
-        text = (f"{head}: mean std {mean_of[hi]:.3f} ({display(hi)}) vs {mean_of[lo]:.3f} "
-                f"({display(lo)}); in each seed the deeper net must be lower by more than "
-                f"{100 * RELATIVE_TOLERANCE:.0f}%.")
-        verdicts["resnet_depth"] = {"claim": "Deeper ResNets have smaller responses",
-                                    "status": status, "text": text, "per_seed": per_seed}
-        verdict_lines.append(f"- Deeper ResNets have smaller responses: {text}")
+        v = smaller(res[max(res)], res[min(res)], "the deeper net")
+        verdicts["resnet_depth"] = {"claim": "Deeper ResNets have smaller responses", **v}
+        verdict_lines.append(f"- Deeper ResNets have smaller responses: {v['text']}")
     report.section("Verdicts", *verdict_lines,
                    "The paper (CIFAR-10, 64k iterations): ResNets' responses are generally "
                    "smaller than their plain counterparts', and deeper ResNets' smaller "
