@@ -53,7 +53,12 @@ def test_plans_follow_budget_depths_models_and_seeds():
 
     quick = degradation.plan(Options(budget="quick"))
     assert [s.label for s in quick] == ["plain20-s0", "plain56-s0", "resnet20-s0", "resnet56-s0"]
-    assert quick[0].overrides["milestones"] == [150, 225] and quick[0].overrides["iters"] == 300
+    assert quick[0].overrides["milestones"] == [1000, 1500]
+    assert quick[0].overrides["iters"] == 2000
+    # the quick budget's one departure from the paper: zero-init residual branches, only
+    # in the ResNets (a plain net keeps the paper's recipe)
+    assert quick[0].overrides["model_overrides"] == {}
+    assert quick[2].overrides["model_overrides"] == {"zero_init_residual": True}
     seeds = depth.plan(Options(budget="paper", seeds=2, depths=(20, 1202)))
     assert [s.label for s in seeds] == ["resnet20-s0", "resnet20-s1", "resnet1202-s0",
                                         "resnet1202-s1"]

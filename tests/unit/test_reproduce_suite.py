@@ -112,3 +112,32 @@ def test_a_cache_folder_holding_another_recipe_is_refused(tmp_path):
     (folder / "config.yaml").write_text(yaml.safe_dump(other.to_dict()))
     with pytest.raises(ValueError, match="different recipe under the same name.*lr.*--force"):
         check_same_run(folder, config)
+
+
+def test_the_quick_budget_names_its_departure_from_the_paper_in_every_report():
+    from resnetlab.reproduce.experiment import budget_paragraph
+
+    text = budget_paragraph(Options(budget="quick"))
+    assert "Not the paper's recipe" in text and "zero_init_residual=True (ResNets only)" in text
+    assert "Not the paper's recipe" not in budget_paragraph(Options(budget="paper"))
+
+
+def test_quick_runs_are_the_sweeps_runs():
+    """benchmarks/quick_budget_sweep.py's zi-2k variant trains the very runs (same config
+    hash) that the quick budget needs, so the sweep's runs are the evidence's seed 0."""
+    import importlib.util
+    from pathlib import Path
+
+    from resnetlab.reproduce.runner import build_config
+
+    path = Path(__file__).parents[2] / "benchmarks" / "quick_budget_sweep.py"
+    spec = importlib.util.spec_from_file_location("sweep", path)
+    sweep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sweep)
+    runtime = {"threads": 2, "progress": "off", "tensorboard": False}
+    swept = {s.label: config_key(build_config(s))
+             for s in sweep.specs_for("zi-2k", ["resnet56", "plain56"], 1, "fashion-mnist",
+                                      runtime)}
+    planned = {p.spec.label: config_key(p.config)
+               for p in suite.plan_suite(Options(budget="quick"))}
+    assert swept == {k: planned[k] for k in swept}
