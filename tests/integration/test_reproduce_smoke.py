@@ -89,3 +89,39 @@ def test_responses_measured_on_the_test_set(tmp_path, runs, data_root):
     assert len(results["stds"]["plain14"]) == len(results["stds"]["resnet14"]) == 13
     assert all(v > 0 for s in results["stds"].values() for v in s.values())
     assert "resnet14_vs_plain14" in results["verdicts"]
+
+
+def test_reproduce_all_smoke_writes_the_index_and_trains_each_net_once(tmp_path, data_root,
+                                                                        capsys):
+    out, runs = tmp_path / "all", tmp_path / "runs"
+    argv = ["reproduce", "all", "--budget", "smoke", "--data", "fashion-mnist", "--out",
+            str(out), "--runs", str(runs), "--set", "threads=2", "--set", "progress=off",
+            "--set", "tensorboard=false", "--set", f"data_root={data_root}"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    # the plan comes first: unique runs, measured speeds, the estimate, then the queue
+    assert "6 unique runs" in printed and "training images/s" in printed
+    assert printed.index("estimated training time") < printed.index("[run 1/6]")
+    assert "[run 6/6]" in printed and "torch.compile off" in printed
+    # one folder per unique net: option A and degradation's ResNets are the depth table's
+    assert len([d for d in runs.iterdir() if d.is_dir()]) == 6
+    index = (out / "index.md").read_text()
+    for name in ("depth", "degradation", "shortcuts", "responses"):
+        assert f"]({name}/report.md)" in index
+        assert (out / name / "report.md").is_file()
+    results = json.loads((out / "results.json").read_text())
+    claims = {c["claim"]: c for c in results["claims"]}
+    assert any(c.startswith("Fig. 1 / 6 left") for c in claims)
+    assert any(c.startswith("Table 3") for c in claims)
+    assert any(c.startswith("Fig. 7") for c in claims)
+    # every verdict is computed from the measured values: re-judge one from the runs
+    deg = json.loads((out / "degradation" / "results.json").read_text())
+    plain = {r["depth"]: r["test_error"] for r in deg["rows"] if r["kind"] == "plain"}
+    row = next(c for c in results["claims"] if c["claim"].startswith("Fig. 1 / 6 left")
+               and "test" in c["claim"])
+    assert row["status"] == ("holds" if plain[14] > plain[8] else "reversed")
+    assert (out / "shortcuts" / "shortcuts.png").stat().st_size > 5000
+    # a second call trains nothing
+    assert main(argv) == 0
+    again = capsys.readouterr().out
+    assert "(6 cached, 0 to train or resume)" in again and "[run 1/" not in again

@@ -53,13 +53,21 @@ def test_plans_follow_budget_depths_models_and_seeds():
 
     quick = degradation.plan(Options(budget="quick"))
     assert [s.label for s in quick] == ["plain20-s0", "plain56-s0", "resnet20-s0", "resnet56-s0"]
-    assert quick[0].overrides["milestones"] == [150, 225] and quick[0].overrides["iters"] == 300
+    assert quick[0].overrides["milestones"] == [1000, 1500]
+    assert quick[0].overrides["iters"] == 2000
+    # the quick budget's one departure from the paper: zero-init residual branches, only
+    # in the ResNets (a plain net keeps the paper's recipe)
+    assert quick[0].overrides["model_overrides"] == {}
+    assert quick[2].overrides["model_overrides"] == {"zero_init_residual": True}
     seeds = depth.plan(Options(budget="paper", seeds=2, depths=(20, 1202)))
     assert [s.label for s in seeds] == ["resnet20-s0", "resnet20-s1", "resnet1202-s0",
                                         "resnet1202-s1"]
     assert seeds[1].overrides["seed"] == 1 and seeds[0].overrides["iters"] == 64000
     sc = shortcuts.plan(Options(budget="smoke"))
-    assert [s.overrides["model_overrides"] for s in sc] == [{"shortcut": o} for o in "ABC"]
+    # option A is the CIFAR nets' default: the depth table's own run, not a copy of it
+    assert [s.overrides["model_overrides"] for s in sc] == [{}, {"shortcut": "B"},
+                                                            {"shortcut": "C"}]
+    assert [s.label for s in sc] == ["resnet8-s0", "resnet8-B-s0", "resnet8-C-s0"]
     r = responses.plan(Options(budget="quick", models=("plain20", "resnet110")))
     assert [x.tags["depth"] for x in r] == [20, 110]
     with pytest.raises(ValueError, match="not a CIFAR-style"):

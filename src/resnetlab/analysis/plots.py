@@ -244,3 +244,39 @@ def depth_figure(rows: Sequence[dict], path: str | Path, reference_label: str = 
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     return save_figure(fig, path)
+
+
+def options_figure(values: dict[str, Sequence[float]], path: str | Path,
+                   reference: dict[str, float] | None = None,
+                   reference_label: str = "paper") -> Path:
+    """Table 3 as a figure: test error per shortcut option, every seed as a dot, the mean ±
+    std over seeds as a bar with whiskers; a published column on its own axis (it is a
+    different data set and net, so only its direction and gaps compare)."""
+    names = list(values)
+    fig, ax = pyplot().subplots(figsize=(5.6, 4.0))
+    xs = range(len(names))
+    means = [sum(values[n]) / len(values[n]) for n in names]
+    stds = [(sum((v - m) ** 2 for v in values[n]) / (len(values[n]) - 1)) ** 0.5
+            if len(values[n]) > 1 else 0.0 for n, m in zip(names, means)]
+    ax.bar(xs, means, width=0.55, color="#56B4E9", alpha=0.6, label="mean over seeds")
+    ax.errorbar(xs, means, yerr=stds, fmt="none", ecolor="black", capsize=5, linewidth=1.4,
+                label="± std over seeds")
+    for x, n in zip(xs, names):
+        ax.plot([x] * len(values[n]), values[n], "o", color="#D55E00", markersize=4,
+                label="one seed" if x == 0 else None)
+    lo = min(min(v) for v in values.values())
+    hi = max(max(v) for v in values.values())
+    pad = max(0.3, (hi - lo) * 0.6)
+    ax.set_ylim(max(0.0, lo - pad), hi + pad)
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels([f"option {n}" for n in names])
+    ax.set_ylabel("test error (%)")
+    ax.grid(True, axis="y", alpha=0.3)
+    if reference:
+        twin = ax.twinx()
+        twin.plot(list(xs), [reference.get(n) for n in names], "s--", color="#555555",
+                  linewidth=1.0, label=reference_label)
+        twin.set_ylabel(f"{reference_label} (%)", color="#555555")
+        twin.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="upper left", fontsize=8)
+    return save_figure(fig, path)

@@ -122,11 +122,11 @@ class Report:
                  ], align="ll") + "\n"]
         return "\n".join(lines)
 
-    def write(self, results: dict[str, Any]) -> Path:
+    def write(self, results: dict[str, Any], name: str = "report.md") -> Path:
         results = {**results, "command": self.command, "machine": provenance(),
                    "finished": time.time()}
         results.setdefault("seconds", time.time() - self.started)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.out_dir / "results.json",
                           json.dumps(results, indent=2, sort_keys=True, default=str) + "\n")
-        return atomic_write_text(self.out_dir / "report.md", self.render(results))
+        return atomic_write_text(self.out_dir / name, self.render(results))

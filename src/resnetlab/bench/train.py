@@ -72,7 +72,8 @@ def _time(step, x, y, steps: int, device: torch.device) -> float:
 def bench_train(model: str = "resnet20", batch_size: int = 128, steps: int = 10,
                 rounds: int = 3, image_size: int | None = None, channels: int = 3,
                 num_classes: int | None = None, config: TrainConfig | None = None,
-                baseline: bool = True) -> dict:
+                baseline: bool = True, overrides: dict | None = None,
+                matmul: bool = True) -> dict:
     """Images/s of the engine step (config's amp / channels_last / compile) and of the plain
     step, in alternating rounds; medians over rounds."""
     config = config or TrainConfig(epochs=1)
@@ -81,7 +82,7 @@ def bench_train(model: str = "resnet20", batch_size: int = 128, steps: int = 10,
     amp = resolve_amp(config.amp, device)
     spec = get_spec(model)
     size = image_size or spec.resolution
-    kw = {"in_chans": channels}
+    kw = {**(overrides or {}), "in_chans": channels}
     if num_classes:
         kw["num_classes"] = num_classes
     torch.manual_seed(0)
@@ -107,7 +108,7 @@ def bench_train(model: str = "resnet20", batch_size: int = 128, steps: int = 10,
     ips = statistics.median(rates["engine"])
     macs = count_macs(create_model(model, **kw), (1, channels, size, size))
     flops_per_image = 3 * 2 * macs
-    mm = matmul_flops(device, amp or torch.float32)
+    mm = matmul_flops(device, amp or torch.float32) if matmul else float("nan")
     result = {
         "model": model, "batch_size": batch_size, "image_size": size, "channels": channels,
         "steps": steps, "rounds": rounds, "device": str(device),

@@ -10,6 +10,7 @@ from resnetlab.analysis.report import command_line
 from resnetlab.cli.train import parse_sets
 from resnetlab.reproduce.budgets import BUDGETS
 from resnetlab.reproduce.experiment import EXPERIMENTS, Options, run_experiment
+from resnetlab.reproduce.suite import COMPILE_CHOICES, run_suite
 
 parse_set = parse_sets  # the old name: one parser of --set, in cli.train
 
@@ -34,13 +35,19 @@ def run(args) -> int:
                    models=tuple(m.strip() for m in args.models.split(",") if m.strip())
                    if args.models else None, force=args.force,
                    extra=parse_sets(args.set), command=command_line())
-    run_experiment(args.experiment, opts)
+    if args.experiment == "all":
+        run_suite(opts, compile_choice=args.compile)
+    else:
+        run_experiment(args.experiment, opts)
     return 0
 
 
 def register(sub) -> None:
-    p = sub.add_parser("reproduce", help="run one of the paper's experiments, with a report")
-    p.add_argument("experiment", choices=EXPERIMENTS)
+    p = sub.add_parser("reproduce", help="run the paper's experiments, with reports",
+                       description="Run one of the paper's experiments, or `all` of them on "
+                       "one run cache with an index of every claim and its verdict.")
+    p.add_argument("experiment", choices=(*EXPERIMENTS, "all"),
+                   help="one experiment, or all four (no net is trained twice)")
     p.add_argument("--data", default="fashion-mnist",
                    help="cifar10, cifar100, fashion-mnist (default), mnist, or an image folder")
     p.add_argument("--budget", choices=list(BUDGETS), default="quick",
@@ -55,4 +62,7 @@ def register(sub) -> None:
                    help="training config override for every run (repeatable)")
     p.add_argument("--force", action="store_true", help="retrain runs that are cached")
     p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--compile", choices=COMPILE_CHOICES, default="auto",
+                   help="all: torch.compile the runs (auto: when the measured speed-up pays "
+                   "back the measured compile time)")
     p.set_defaults(func=run)

@@ -39,6 +39,8 @@ class Options:
         get_budget(self.budget)
         if self.seeds < 1:
             raise ValueError(f"--seeds must be >= 1, got {self.seeds}")
+        for d in self.depths or ():
+            get_spec(f"resnet{d}")  # a CIFAR depth that is not 6n+2 is refused, naming 6n+2
         if self.models:
             for m in self.models:
                 if get_spec(m).family != "cifar":
@@ -144,8 +146,11 @@ def budget_paragraph(opts: Options) -> str:
     b = opts.plan_budget
     subset = f"{b.subset} training images" if b.subset else "the whole training set"
     extra = "".join(f", {k}={v}" for k, v in sorted(opts.extra.items()))
-    return (f"Budget **{b.name}** ({b.about}): {b.iters} iterations of batch {b.batch_size} "
+    text = (f"Budget **{b.name}** ({b.about}): {b.iters} iterations of batch {b.batch_size} "
             f"on {subset} of **{opts.data}**, lr divided by 10 at "
             f"{', '.join(str(round(f * b.iters)) for f in b.milestones)}, test error measured "
             f"{b.evals} time(s); {opts.seeds} seed(s); the rest is the paper-cifar recipe"
             f"{extra}.")
+    if b.departures():
+        text += (f" **Not the paper's recipe:** {'; '.join(b.departures())}. Why: {b.why}")
+    return text

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from resnetlab import io as fileio
 from resnetlab.train import fit, load_recipe
 
@@ -131,8 +133,29 @@ def is_complete(out_dir: Path) -> bool:
     return summary.is_file() and read_json(summary).get("status") == "complete"
 
 
-def _default_build(spec: RunSpec) -> Any:
+def build_config(spec: RunSpec) -> Any:
+    """The TrainConfig of a run: its recipe with its overrides."""
     return load_recipe(spec.recipe, dict(spec.overrides))
+
+
+def check_same_run(out_dir: Path, config: Any) -> None:
+    """Refuse a cache folder that holds a run of another config under this run's name (an
+    edited folder, or a cache written by another recipe): reading it back would report
+    numbers of a different experiment."""
+    saved = out_dir / "config.yaml"
+    if not saved.is_file():
+        return
+    try:
+        theirs = yaml.safe_load(saved.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ValueError(f"{saved}: unreadable ({e}); delete {out_dir} to retrain it") from e
+    if not isinstance(theirs, dict) or config_key(theirs) != config_key(config):
+        mine = {k: v for k, v in config_dict(config).items() if k not in CACHE_RUNTIME_KEYS}
+        diff = sorted(k for k in mine if not isinstance(theirs, dict) or theirs.get(k) != mine[k])
+        raise ValueError(
+            f"{out_dir} holds a run of a different recipe under the same name (differs in: "
+            f"{', '.join(diff[:6]) or 'its layout'}); delete that folder, point --runs at "
+            "another cache, or pass --force to retrain it")
 
 
 def _default_fit(config: Any, out_dir: Path, resume: bool, force: bool) -> Any:
@@ -149,13 +172,15 @@ def execute(
     log: Callable[[str], None] = print,
 ) -> list[RunRecord]:
     """Run (or read back) every spec in order; returns one record per spec."""
-    build = build or _default_build
+    build = build or build_config
     fit = fit or _default_fit
     records = []
     for i, spec in enumerate(specs, 1):
         config = build(spec)
         out_dir = run_folder(runs_dir, spec, config)
         head = f"[{i}/{len(specs)}] {spec.label}"
+        if not force:
+            check_same_run(out_dir, config)
         if not force and is_complete(out_dir):
             status = "cached"
             log(f"{head}: complete in {out_dir}, skipped")

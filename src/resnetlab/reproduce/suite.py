@@ -1,0 +1,419 @@
+"""`resnetlab reproduce all`: the four experiments on one run cache, so that no net is
+trained twice; a plan with a time estimate measured on this machine; one training queue with
+overall progress; the experiments' reports; and an index of every claim with its verdict.
+
+Sharing falls out of the cache: degradation's ResNets are the depth table's runs (same label,
+same config), responses reads degradation's nets, and shortcut option A is the depth table's
+net at the same depth. A run cut off resumes; a finished one is read back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from resnetlab.analysis.report import Report, fmt_seconds, markdown_table
+from resnetlab.bench.train import bench_train
+from resnetlab.io import atomic_write_text
+from resnetlab.reproduce.budgets import is_folder
+from resnetlab.reproduce.degradation import DEPTHS as DEGRADATION_DEPTHS
+from resnetlab.reproduce.experiment import Options, budget_paragraph, run_experiment
+from resnetlab.reproduce.runner import (
+    RunRecord,
+    RunSpec,
+    build_config,
+    execute,
+    is_complete,
+    read_json,
+    run_folder,
+)
+from resnetlab.reproduce.verdicts import mean_std
+from resnetlab.train.config import TrainConfig
+
+# Order of training and of the reports: depth first, so that its nets (ResNet-20 … 56) are
+# the ones degradation, shortcuts (option A) and responses then find in the cache.
+ORDER = ("depth", "degradation", "shortcuts", "responses")
+TITLE = "The paper's claims, reproduced (index)"
+# (channels, size, classes, test images) of the built-in sets, for the time estimate.
+SHAPES = {"mnist": (1, 28, 10, 10000), "fashion-mnist": (1, 28, 10, 10000),
+          "cifar10": (3, 32, 10, 10000), "cifar100": (3, 32, 100, 10000)}
+COMPILE_CHOICES = ("auto", "on", "off")
+
+
+@dataclass
+class Planned:
+    """One unique training run of the whole suite and what it costs."""
+
+    spec: RunSpec
+    config: TrainConfig
+    out_dir: Path
+    experiments: list[str]
+    done_iters: int = 0
+    seconds: float = 0.0  # estimated seconds still to train (0 when cached)
+
+    @property
+    def status(self) -> str:
+        if is_complete(self.out_dir):
+            return "cached"
+        return "resume" if self.done_iters else "train"
+
+    @property
+    def key(self) -> tuple[str, str]:
+        shortcut = self.config.model_overrides.get("shortcut", "")
+        return self.config.model, str(shortcut)
+
+
+@dataclass
+class CompileChoice:
+    use: bool
+    reason: str
+    measured: dict[str, Any] = field(default_factory=dict)
+
+
+def sub_options(opts: Options, name: str) -> Options:
+    """The options of one experiment of the suite: its report in OUT/<name>/, the shared
+    run cache."""
+    return dataclasses.replace(opts, out=suite_dir(opts) / name, runs=runs_dir(opts),
+                               depths=None, models=None)
+
+
+def suite_dir(opts: Options) -> Path:
+    tag = Path(opts.data).name if is_folder(opts.data) else opts.data
+    return Path(opts.out or Path("results") / f"all-{tag}-{opts.budget}")
+
+
+def runs_dir(opts: Options) -> Path:
+    return Path(opts.runs or suite_dir(opts).parent / "runs")
+
+
+def plan_suite(opts: Options) -> list[Planned]:
+    """Every experiment's runs, each unique run once (in ORDER), with its cache status."""
+    planned: dict[Path, Planned] = {}
+    for name in ORDER:
+        module = importlib.import_module(f"resnetlab.reproduce.{name}")
+        for spec in module.plan(sub_options(opts, name)):
+            config = build_config(spec)
+            out_dir = run_folder(runs_dir(opts), spec, config)
+            if out_dir in planned:
+                planned[out_dir].experiments.append(name)
+                continue
+            p = Planned(spec, config, out_dir, [name])
+            summary = out_dir / "summary.json"
+            if summary.is_file() and not is_complete(out_dir):
+                p.done_iters = int(read_json(summary).get("iters") or 0)
+            planned[out_dir] = p
+    return list(planned.values())
+
+
+def measure_speed(config: TrainConfig, data: str, steps: int = 3) -> float:
+    """Training images/s of one net on this machine now: a few engine steps (after a
+    warm-up) at the run's batch, input shape, precision and memory format."""
+    channels, size, classes, _ = SHAPES.get(data, (3, config.image_size, 10, 0))
+    probe = dataclasses.replace(config, compile=False)
+    r = bench_train(config.model, config.batch_size, steps=steps, rounds=1, image_size=size,
+                    channels=channels, num_classes=classes, config=probe, baseline=False,
+                    overrides=config.model_overrides, matmul=False)
+    return float(r["images_per_second"])
+
+
+def estimate(planned: list[Planned], data: str,
+             speed: Callable[[TrainConfig, str], float] = measure_speed,
+             log: Callable[[str], None] = print) -> dict[tuple[str, str], float]:
+    """Fill in each run's estimated seconds from a measured speed per distinct net."""
+    speeds: dict[tuple[str, str], float] = {}
+    test_images = SHAPES.get(data, (0, 0, 0, 0))[3]
+    for p in planned:
+        if p.status == "cached":
+            continue
+        if p.key not in speeds:
+            speeds[p.key] = speed(p.config, data)
+            log(f"  measured {p.key[0]}{'-' + p.key[1] if p.key[1] else ''}: "
+                f"{speeds[p.key]:.0f} training images/s")
+        ips = speeds[p.key]
+        total = p.config.iters or 0
+        left = max(total - p.done_iters, 0)
+        evals = left / max(p.config.eval_every, 1)
+        # an evaluation is a forward pass only: about a third of a training step per image
+        p.seconds = left * p.config.batch_size / ips + evals * test_images / (3 * ips)
+    return speeds
+
+
+def decide_compile(opts: Options, planned: list[Planned], choice: str,
+                   speeds: dict[tuple[str, str], float],
+                   log: Callable[[str], None] = print) -> CompileChoice:
+    """torch.compile for the runs to train: on or off as asked, or (auto) when the measured
+    speed-up over the queue pays back the measured compile time of every run."""
+    if choice in ("on", "off"):
+        return CompileChoice(choice == "on", f"--compile {choice}")
+    todo = [p for p in planned if p.status != "cached"]
+    if not todo:
+        used = [bool(saved_config(p.out_dir).get("compile")) for p in planned]
+        return CompileChoice(False, f"nothing to train; the cached runs were trained with "
+                                    f"compile on in {sum(used)} of {len(used)} (their "
+                                    "config.yaml)")
+    if opts.budget == "smoke":
+        return CompileChoice(False, "smoke runs last seconds, less than a compilation")
+    probe = max(todo, key=lambda p: p.seconds)
+    cache = runs_dir(opts) / "compile-measurement.json"
+    ident = {"model": probe.config.model, "torch": torch.__version__,
+             "threads": torch.get_num_threads(), "data": opts.data,
+             "batch_size": probe.config.batch_size}
+    measured = read_json(cache) if cache.is_file() else {}
+    if measured.get("ident") != ident:
+        log(f"  measuring torch.compile on {probe.config.model} (once; kept in {cache})")
+        channels, size, classes, _ = SHAPES.get(opts.data, (3, probe.config.image_size, 10, 0))
+        eager = speeds.get(probe.key) or measure_speed(probe.config, opts.data)
+        compiled = bench_train(probe.config.model, probe.config.batch_size, steps=5, rounds=1,
+                               image_size=size, channels=channels, num_classes=classes,
+                               config=dataclasses.replace(probe.config, compile=True),
+                               baseline=False, overrides=probe.config.model_overrides,
+                               matmul=False)
+        measured = {"ident": ident, "eager_images_per_second": eager,
+                    "compiled_images_per_second": compiled["images_per_second"],
+                    "compile_seconds": compiled["warmup_seconds"]}
+        runs_dir(opts).mkdir(parents=True, exist_ok=True)
+        atomic_write_text(cache, json.dumps(measured, indent=2) + "\n")
+    ratio = measured["compiled_images_per_second"] / measured["eager_images_per_second"]
+    saved = sum(p.seconds * (1 - 1 / ratio) for p in todo)
+    cost = measured["compile_seconds"] * len(todo)
+    use = saved > cost
+    reason = (f"measured on {probe.config.model}: compiled step {ratio:.2f}x the eager one, "
+              f"{measured['compile_seconds']:.0f} s to compile; over the {len(todo)} runs to "
+              f"train it would save ~{fmt_seconds(max(saved, 0))} and cost "
+              f"~{fmt_seconds(cost)} of compilation, so compile is "
+              f"{'on' if use else 'off'}")
+    return CompileChoice(use, reason, measured)
+
+
+def saved_config(out_dir: Path) -> dict[str, Any]:
+    path = out_dir / "config.yaml"
+    if not path.is_file():
+        return {}
+    loaded = yaml.safe_load(path.read_text())
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def plan_table(planned: list[Planned]) -> str:
+    rows = []
+    for p in planned:
+        state = {"cached": "cached", "resume": f"resume at {p.done_iters}",
+                 "train": "to train"}[p.status]
+        rows.append([p.spec.label, ", ".join(p.experiments), state,
+                     "—" if p.status == "cached" else fmt_seconds(p.seconds)])
+    return markdown_table(["run", "used by", "state", "estimated time"], rows, "llll")
+
+
+def train_queue(planned: list[Planned], compile_on: bool,
+                log: Callable[[str], None] = print) -> list[RunRecord]:
+    """Train (or read back) every unique run, printing the run count and overall ETA."""
+    todo = [p for p in planned if p.status != "cached"]
+    records = []
+    spent, estimated_done = 0.0, 0.0
+    k = 0
+    for p in planned:
+        if p.status == "cached":
+            records += execute([p.spec], p.out_dir.parent, log=lambda s: None)
+            continue
+        k += 1
+        left = sum(q.seconds for q in todo[k - 1:])
+        pace = spent / estimated_done if estimated_done else 1.0
+        log(f"[run {k}/{len(todo)}] {p.spec.label} ({', '.join(p.experiments)}): "
+            f"~{fmt_seconds(p.seconds * pace)}; all runs left ~{fmt_seconds(left * pace)}, "
+            f"ETA {time.strftime('%H:%M', time.localtime(time.time() + left * pace))}")
+        t0 = time.time()
+        spec = dataclasses.replace(p.spec, overrides={**p.spec.overrides,
+                                                      "compile": compile_on})
+        records += execute([spec], p.out_dir.parent, log=log)
+        spent += time.time() - t0
+        estimated_done += p.seconds
+    return records
+
+
+# ---- the index: one row per claim, judged in every seed ------------------------------
+
+def _by(records: list[RunRecord]) -> dict[tuple[str, str, int], RunRecord]:
+    out = {}
+    for r in records:
+        shortcut = str(r.config.get("model_overrides", {}).get("shortcut", ""))
+        out[(r.config["model"], shortcut, int(r.config["seed"]))] = r
+    return out
+
+
+def _values(runs: dict, model: str, seeds: list[int], key: str) -> list[float | None]:
+    get = (lambda r: r.tail_mean("train_error")) if key == "train" else \
+        (lambda r: r.final("test_error"))
+    return [get(runs[(model, "", s)]) if (model, "", s) in runs else None for s in seeds]
+
+
+def per_seed_claim(lower: list[float | None], higher: list[float | None]) -> dict[str, Any]:
+    """Holds when `lower` is below `higher` in every seed (any margin; the margins are
+    shown), reversed when above in every seed, else not shown."""
+    pairs = [(a, b) for a, b in zip(lower, higher) if a is not None and b is not None]
+    k = sum(a < b for a, b in pairs)
+    n = len(pairs)
+    status = "missing" if not n else ("holds" if k == n else (
+        "reversed" if sum(a > b for a, b in pairs) == n else "inconclusive"))
+    return {"status": status, "seeds_holding": k, "seeds": n,
+            "margins": [b - a for a, b in pairs]}
+
+
+def _fmt(values: list[float | None]) -> str:
+    vals = [v for v in values if v is not None]
+    mean, std = mean_std(vals)
+    if mean is None:
+        return "—"
+    return f"{mean:.2f} ± {std:.2f}" if std is not None else f"{mean:.2f}"
+
+
+VERDICT_WORDS = {"holds": "holds", "reversed": "reversed", "inconclusive": "not shown",
+                 "missing": "not measured", "exceeds": "differences exceed the seeds' spread",
+                 "within": "differences within the seeds' spread",
+                 "unknown": "one seed: spread unknown"}
+
+
+def claims(records: list[RunRecord], results: dict[str, dict], seeds: list[int],
+           depths: tuple[int, ...]) -> list[dict[str, Any]]:
+    runs = _by(records)
+    lo, hi = min(depths), max(depths)
+    out = []
+
+    def pair(claim, paper, link, lower, higher, key, names):
+        a, b = _values(runs, lower, seeds, key), _values(runs, higher, seeds, key)
+        judged = per_seed_claim(a, b)
+        out.append({"claim": claim, "paper": paper, "link": link,
+                    "this_run": f"{names[0]} {_fmt(a)} vs {names[1]} {_fmt(b)}", **judged})
+
+    pair(f"Fig. 1 / 6 left: plain-{hi} has higher training error than plain-{lo}",
+         "plain-56 above plain-20 throughout training (CIFAR-10)", "degradation",
+         f"plain{lo}", f"plain{hi}", "train", (f"plain-{lo}", f"plain-{hi}"))
+    pair(f"Fig. 1 / 6 left: plain-{hi} has higher test error than plain-{lo}",
+         "plain-56 above plain-20 (CIFAR-10)", "degradation",
+         f"plain{lo}", f"plain{hi}", "test", (f"plain-{lo}", f"plain-{hi}"))
+    pair(f"Fig. 6 right: ResNet-{hi} has lower training error than ResNet-{lo}",
+         "ResNet-56 below ResNet-20", "degradation", f"resnet{hi}", f"resnet{lo}", "train",
+         (f"ResNet-{hi}", f"ResNet-{lo}"))
+    pair(f"Fig. 6 right: ResNet-{hi} has lower test error than ResNet-{lo}",
+         "6.97 vs 8.75 (Table 6)", "degradation", f"resnet{hi}", f"resnet{lo}", "test",
+         (f"ResNet-{hi}", f"ResNet-{lo}"))
+    pair(f"Depth {hi}: the ResNet has lower training error than its plain twin",
+         "ResNet-56 far below plain-56 (Fig. 6)", "degradation", f"resnet{hi}",
+         f"plain{hi}", "train", (f"ResNet-{hi}", f"plain-{hi}"))
+    pair(f"Depth {hi}: the ResNet has lower test error than its plain twin",
+         "ResNet-56 far below plain-56 (Fig. 6)", "degradation", f"resnet{hi}",
+         f"plain{hi}", "test", (f"ResNet-{hi}", f"plain-{hi}"))
+    depth = results.get("depth") or {}
+    rows = depth.get("rows") or []
+    if rows:
+        means = {r["depth"]: r["mean"] for r in rows}
+        table = ", ".join(f"{d}: {_fmt([means[d]])}" for d in sorted(means))
+        paper = ", ".join(f"{r['depth']}: {r['references'].get('paper (Table 6)')}"
+                          for r in rows if r.get("references", {}).get("paper (Table 6)"))
+        first, last = min(means), max(means)
+        judged = per_seed_claim([means[last]], [means[first]])
+        out.append({"claim": f"Table 6: the mean test error falls from ResNet-{first} to "
+                             f"ResNet-{last}",
+                    "paper": f"CIFAR-10: {paper or '8.75 → 6.97'}", "link": "depth",
+                    "this_run": table, **judged, "seeds_holding": None, "seeds": len(seeds)})
+    resp = (results.get("responses") or {}).get("verdicts") or {}
+    for key, v in resp.items():
+        if key == "resnet_depth":
+            claim = "Fig. 7: deeper ResNets have smaller layer responses"
+        else:
+            m, twin = key.split("_vs_")
+            claim = (f"Fig. 7: {m.replace('resnet', 'ResNet-')}'s responses are smaller than "
+                     f"{twin.replace('plain', 'plain-')}'s")
+        per = v.get("per_seed") or []
+        out.append({"claim": claim, "paper": "yes (Fig. 7, CIFAR-10)", "link": "responses",
+                    "this_run": v["text"].split(": ", 1)[-1], "status": v["status"],
+                    "seeds_holding": per.count("holds"), "seeds": len(per), "margins": []})
+    short = results.get("shortcuts") or {}
+    if short.get("rows"):
+        this = ", ".join(f"{r['option']} {_fmt(short['per_seed'][r['option']])}"
+                         for r in short["rows"])
+        statuses = {p["status"] for p in short.get("pairs", [])}
+        status = "exceeds" if statuses == {"exceeds"} else (
+            "unknown" if "unknown" in statuses else "within")
+        out.append({"claim": f"Table 3: shortcut options A, B, C ({short['model']})",
+                    "paper": "A 25.03, B 24.52, C 24.19 (ImageNet, ResNet-34): small gaps, "
+                             "projections not essential",
+                    "link": "shortcuts", "this_run": this, "status": status,
+                    "seeds_holding": None, "seeds": len(seeds), "margins": [],
+                    "pairs": short.get("pairs", [])})
+    return out
+
+
+def verdict_cell(c: dict[str, Any]) -> str:
+    word = VERDICT_WORDS.get(c["status"], c["status"])
+    if c.get("seeds_holding") is not None and c["seeds"]:
+        return f"**{word}** ({c['seeds_holding']}/{c['seeds']} seeds)"
+    return f"**{word}**"
+
+
+def run_suite(opts: Options, compile_choice: str = "auto",
+              log: Callable[[str], None] = print,
+              speed: Callable[[TrainConfig, str], float] = measure_speed
+              ) -> tuple[Path, dict[str, Any]]:
+    """Plan, estimate, train the queue, write every experiment's report and the index."""
+    if compile_choice not in COMPILE_CHOICES:
+        raise ValueError(f"--compile takes one of {', '.join(COMPILE_CHOICES)}, "
+                         f"got {compile_choice!r}")
+    if opts.depths or opts.models:
+        raise ValueError("reproduce all runs each experiment at its own depths and nets: "
+                         "drop --depths/--models, or run that experiment alone")
+    t0 = time.time()
+    out = suite_dir(opts)
+    planned = plan_suite(opts)
+    cached = sum(p.status == "cached" for p in planned)
+    log(f"reproduce all: {len(planned)} unique runs for {', '.join(ORDER)} "
+        f"({cached} cached, {len(planned) - cached} to train or resume); budget "
+        f"{opts.budget}, data {opts.data}, {opts.seeds} seed(s), run cache {runs_dir(opts)}")
+    if cached < len(planned):
+        log("measuring each net's speed on this machine (a few training steps):")
+    speeds = estimate(planned, opts.data, speed, log)
+    choice = decide_compile(opts, planned, compile_choice, speeds, log)
+    log(plan_table(planned))
+    total = sum(p.seconds for p in planned)
+    log(f"estimated training time: {fmt_seconds(total)} (ETA "
+        f"{time.strftime('%H:%M', time.localtime(time.time() + total))}); torch.compile "
+        f"{'on' if choice.use else 'off'}: {choice.reason}")
+    records = train_queue(planned, choice.use, log)
+    results: dict[str, dict] = {}
+    links: dict[str, str] = {}
+    for name in ORDER:
+        path, res = run_experiment(name, sub_options(opts, name), log=lambda s: None)
+        results[name] = res
+        links[name] = f"{name}/{path.name}"
+    table = claims(records, results, list(range(opts.seeds)), DEGRADATION_DEPTHS[opts.budget])
+    report = Report(TITLE, out, opts.command)
+    report.section("Setup", budget_paragraph(opts),
+                   "Every claim is judged in every seed: a row *holds* when the claimed "
+                   "direction is seen in each seed (the margins are in results.json). "
+                   "Training error: the mean of the logged training error over the last 10% "
+                   "of iterations; test error: the final model's (never chosen on test).",
+                   f"torch.compile: {'on' if choice.use else 'off'} ({choice.reason}).")
+    report.section("Claims")
+    report.table(["claim", "paper", "this run", "verdict", "report"],
+                 [[c["claim"], c["paper"], c["this_run"], verdict_cell(c),
+                   f"[{c['link']}]({links[c['link']]})"] for c in table], "lllll")
+    report.section("Runs", plan_table(planned),
+                   f"{len(planned)} unique runs; training time of all "
+                   f"{fmt_seconds(sum(r.seconds for r in records))}.")
+    held = sum(c["status"] in ("holds", "exceeds") for c in table)
+    log(f"{held} of {len(table)} claims hold in every seed; index in {out / 'index.md'}")
+    payload = {"experiment": "all", "data": opts.data, "budget": opts.budget,
+               "seeds": opts.seeds, "claims": table, "compile": dataclasses.asdict(choice),
+               "runs": [{"label": p.spec.label, "dir": str(p.out_dir),
+                         "experiments": p.experiments, "status": r.status,
+                         "seconds": r.seconds, "estimated_seconds": p.seconds}
+                        for p, r in zip(planned, records)],
+               "reports": links, "seconds": time.time() - t0}
+    return report.write(payload, name="index.md"), payload
