@@ -141,3 +141,24 @@ def test_quick_runs_are_the_sweeps_runs():
     planned = {p.spec.label: config_key(p.config)
                for p in suite.plan_suite(Options(budget="quick"))}
     assert swept == {k: planned[k] for k in swept}
+
+
+def test_dry_run_prints_the_plan_and_estimate_and_trains_nothing(tmp_path, capsys):
+    from resnetlab.cli import main
+
+    calls = []
+
+    def speed(config, data):
+        calls.append((config.model, config.model_overrides.get("shortcut")))
+        return 1000.0
+
+    lines = []
+    path, plan = suite.run_suite(Options(budget="quick", out=tmp_path / "all"),
+                                 compile_choice="off", log=lines.append, speed=speed,
+                                 dry_run=True)
+    assert path is None and not (tmp_path / "all").exists() and not (tmp_path / "runs").exists()
+    assert len(set(calls)) == len(calls) > 0 and plan["estimated_seconds"] > 0
+    text = "\n".join(lines)
+    assert "estimated training time" in text and "| resnet56-s0 |" in text
+    assert main(["reproduce", "degradation", "--dry-run"]) == 2
+    assert "--dry-run" in capsys.readouterr().err

@@ -26,6 +26,9 @@ def parse_depths(text: str | None) -> tuple[int, ...] | None:
 
 
 def run(args) -> int:
+    if args.experiment != "all" and (args.dry_run or args.compile != "auto"):
+        raise ValueError("--dry-run and --compile go with `reproduce all`; for one experiment "
+                         "use --set compile=true")
     if args.threads:
         torch.set_num_threads(args.threads)
     opts = Options(data=args.data, budget=args.budget, seeds=args.seeds,
@@ -36,7 +39,7 @@ def run(args) -> int:
                    if args.models else None, force=args.force,
                    extra=parse_sets(args.set), command=command_line())
     if args.experiment == "all":
-        run_suite(opts, compile_choice=args.compile)
+        run_suite(opts, compile_choice=args.compile, dry_run=args.dry_run)
     else:
         run_experiment(args.experiment, opts)
     return 0
@@ -62,6 +65,8 @@ def register(sub) -> None:
                    help="training config override for every run (repeatable)")
     p.add_argument("--force", action="store_true", help="retrain runs that are cached")
     p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--dry-run", action="store_true",
+                   help="all: print the plan and the measured time estimate, train nothing")
     p.add_argument("--compile", choices=COMPILE_CHOICES, default="auto",
                    help="all: torch.compile the runs (auto: when the measured speed-up pays "
                    "back the measured compile time)")

@@ -360,9 +360,10 @@ def verdict_cell(c: dict[str, Any]) -> str:
 
 def run_suite(opts: Options, compile_choice: str = "auto",
               log: Callable[[str], None] = print,
-              speed: Callable[[TrainConfig, str], float] = measure_speed
-              ) -> tuple[Path, dict[str, Any]]:
-    """Plan, estimate, train the queue, write every experiment's report and the index."""
+              speed: Callable[[TrainConfig, str], float] = measure_speed,
+              dry_run: bool = False) -> tuple[Path | None, dict[str, Any]]:
+    """Plan, estimate, train the queue, write every experiment's report and the index.
+    dry_run: stop after the plan and the estimate (nothing is trained or written)."""
     if compile_choice not in COMPILE_CHOICES:
         raise ValueError(f"--compile takes one of {', '.join(COMPILE_CHOICES)}, "
                          f"got {compile_choice!r}")
@@ -385,6 +386,10 @@ def run_suite(opts: Options, compile_choice: str = "auto",
     log(f"estimated training time: {fmt_seconds(total)} (ETA "
         f"{time.strftime('%H:%M', time.localtime(time.time() + total))}); torch.compile "
         f"{'on' if choice.use else 'off'}: {choice.reason}")
+    if dry_run:
+        return None, {"runs": [{"label": p.spec.label, "status": p.status,
+                                "estimated_seconds": p.seconds} for p in planned],
+                      "estimated_seconds": total, "compile": dataclasses.asdict(choice)}
     records = train_queue(planned, choice.use, log)
     results: dict[str, dict] = {}
     links: dict[str, str] = {}
