@@ -1,11 +1,12 @@
 # Two commands for a newcomer: `make demo` and `make test`. Both create .venv when
-# missing, install from pyproject.toml + constraints.txt, and are safe to re-run.
+# missing, install from pyproject.toml + constraints.txt, get Fashion-MNIST (`make data`),
+# and are safe to re-run.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint install clean
+.PHONY: demo test test-fast lint install data clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -16,17 +17,23 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# Fashion-MNIST, which the demo trains on and the integration tests read: found where
+# resnetlab looks, else downloaded and verified, else Debian's dataset-fashion-mnist through
+# apt (root or passwordless sudo only), else a message saying how to provide it.
+data: $(STAMP)
+	RESNETLAB=$(BIN)/resnetlab scripts/get-data.sh
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 
-test: $(STAMP) lint
+test: $(STAMP) lint data
 	$(BIN)/python -m pytest -q
 
 # Local loop: everything except the slow end-to-end tests.
 test-fast: $(STAMP) lint
 	$(BIN)/python -m pytest -q -m "not slow"
 
-demo: $(STAMP)
+demo: $(STAMP) data
 	$(BIN)/resnetlab demo
 
 clean:
