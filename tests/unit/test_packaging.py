@@ -31,6 +31,12 @@ def test_typed_and_classified():
     assert not any(c.startswith("License ::") for c in PROJECT["classifiers"])
 
 
+def test_optional_features_are_extras():
+    extras = PROJECT["optional-dependencies"]
+    assert any(r.startswith("tensorboard") for r in extras["tensorboard"])
+    assert not any(r.startswith("tensorboard") for r in PROJECT["dependencies"])
+
+
 @pytest.mark.slow
 def test_wheel_ships_license_typing_marker_and_recipes(tmp_path):
     """Builds the wheel as a user's pip would (isolated build: needs the package index)."""
@@ -43,3 +49,4 @@ def test_wheel_ships_license_typing_marker_and_recipes(tmp_path):
     assert "resnetlab/train/recipes/demo.yaml" in names
     meta = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
     assert "License-Expression: BSD-3-Clause" in meta
+    assert "Provides-Extra: tensorboard" in meta

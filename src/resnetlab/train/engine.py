@@ -117,7 +117,7 @@ class _Run:
                               distributed=d.enabled)
         self.sched = LRSchedule(config, self.total, self.bpe, spec.depth)
         self.progress = Progress(self.total, self.bpe, mode=progress, enabled=d.is_main)
-        self.tb = _tensorboard(out, config) if d.is_main else None
+        self.tb = _tensorboard(out, config, d.is_main)
         self.it, self.elapsed, self.rows = 0, 0.0, []
         self.best: dict[str, Any] | None = None
 
@@ -326,12 +326,18 @@ class _Run:
         return RunResult(self.out, summary, self.rows)
 
 
-def _tensorboard(out: Path, config: TrainConfig):
-    """A TensorBoard writer in out/tb when enabled and the package is installed, else None."""
-    if not config.tensorboard:
+def _tensorboard(out: Path, config: TrainConfig, main: bool):
+    """The main process's TensorBoard writer in out/tb, or None. tensorboard=null (auto) logs
+    when the optional package is installed; true requires it (checked on every rank, so that
+    no rank waits for one that stopped); false turns it off."""
+    if config.tensorboard is False:
         return None
     try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
+        from torch.utils.tensorboard import SummaryWriter  # optional: the tensorboard extra
+    except ImportError as e:
+        if config.tensorboard:
+            raise ValueError("tensorboard=true, but TensorBoard is not installed: pip install "
+                             "'resnetlab[tensorboard]' (or leave tensorboard unset: it is then "
+                             "used only when installed)") from e
         return None
-    return SummaryWriter(str(out / "tb"))
+    return SummaryWriter(str(out / "tb")) if main else None
