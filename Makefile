@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
-	$(BIN)/pip install --disable-pip-version-check -q -c constraints.txt -e '.[dev,export]'
+	$(BIN)/pip install --disable-pip-version-check -q -c constraints.txt -e '.[dev,export,plots]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -50,3 +50,9 @@ def test_wheel_ships_license_typing_marker_and_recipes(tmp_path):
     meta = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
     assert "License-Expression: BSD-3-Clause" in meta
     assert "Provides-Extra: tensorboard" in meta
+
+
+def test_matplotlib_is_only_the_plots_extra():
+    assert not any(r.startswith("matplotlib") for r in PROJECT["dependencies"])
+    assert PROJECT["optional-dependencies"]["plots"] == ["matplotlib>=3.7"]
+    assert "plots" in (ROOT / "Makefile").read_text()  # the dev env draws everything

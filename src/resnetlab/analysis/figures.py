@@ -10,14 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+# analysis.plots first (it selects the Agg backend; without matplotlib, its ImportError names
+# the plots extra), then the rest of matplotlib.
+from resnetlab.analysis.plots import STYLES, plt  # isort: skip
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
-
-from resnetlab.analysis.plots import STYLES  # noqa: E402
-from resnetlab.checkpoint import atomic_write  # noqa: E402
+from resnetlab.checkpoint import atomic_write
 
 # One colour per depth, stable across figures (colour-blind-safe Okabe-Ito order).
 DEPTH_COLORS = {

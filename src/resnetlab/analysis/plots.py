@@ -10,7 +10,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+PLOTS_HINT = "pip install 'resnetlab[plots]'"
+
+try:
+    import matplotlib
+except ImportError as e:  # optional (the plots extra): training then skips curves.png
+    raise ImportError(f"plots need matplotlib, which is not installed: {PLOTS_HINT}") from e
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -26,13 +26,16 @@ def run(args) -> int:
     print(format_result(result), flush=True)
     r = evaluate_checkpoint(out, split="test", device=config.device)
     print("\n" + format_eval(r))
-    from resnetlab.analysis.plots import plot_confusion
-
-    png = plot_confusion(r["confusion"], r["classes"], out / "confusion.png",
-                         title=f"{r['model']} on {r['data']} test")
+    try:
+        from resnetlab.analysis.plots import plot_confusion  # optional: matplotlib
+    except ImportError as e:
+        pictures = f"no curves or confusion matrix: {e}"
+    else:
+        png = plot_confusion(r["confusion"], r["classes"], out / "confusion.png",
+                             title=f"{r['model']} on {r['data']} test")
+        pictures = f"curves:  {out / 'curves.png'}\nconfusion matrix: {png}"
     print(f"\ntest accuracy {100 - r['top1_error']:.2f}% in {time.perf_counter() - t0:.0f} s "
-          f"(this command)\nreport:  {out / 'report.md'}\ncurves:  {out / 'curves.png'}\n"
-          f"confusion matrix: {png}")
+          f"(this command)\nreport:  {out / 'report.md'}\n{pictures}")
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 CONFUSION_MAX_CLASSES = 20  # a confusion-matrix PNG is drawn for sets with at most this many
@@ -38,8 +39,11 @@ def run(args) -> int:
         print(format_eval(r))
         print(f"\nwritten: {out / (stem + '.json')}")
     if len(r["classes"]) <= CONFUSION_MAX_CLASSES:
-        from resnetlab.analysis.plots import plot_confusion
-
+        try:
+            from resnetlab.analysis.plots import plot_confusion  # optional: matplotlib
+        except ImportError as e:
+            print(f"confusion matrix not drawn: {e}", file=sys.stderr)
+            return 0
         png = plot_confusion(r["confusion"], r["classes"], out / f"{stem}-confusion.png",
                              title=f"{r['model']} on {r['data']} {r['split']}")
         if not args.json:

@@ -311,12 +311,15 @@ class _Run:
     def _finish(self, final: dict[str, EvalResult]) -> RunResult:
         summary = self._summary("complete", final)
         if self.d.is_main:
-            from resnetlab.analysis.plots import plot_curves
-
             self._save_model(final)
             records.write_metrics(self.out, self.rows)
-            plot_curves(self.rows, self.out / records.CURVES_FILE,
-                        title=f"{self.c.model} on {self.c.data}")
+            try:
+                from resnetlab.analysis.plots import plot_curves  # optional: matplotlib
+            except ImportError as e:
+                print(f"{records.CURVES_FILE} not written: {e}", flush=True)
+            else:
+                plot_curves(self.rows, self.out / records.CURVES_FILE,
+                            title=f"{self.c.model} on {self.c.data}")
             records.write_json(self.out / records.SUMMARY_FILE, summary)
             atomic_write_text(self.out / records.REPORT_FILE,
                               records.format_report(summary, self.c))
