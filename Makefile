@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint install data clean
+.PHONY: demo test test-fast test-floor lint install data clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -33,8 +33,24 @@ test: $(STAMP) lint data
 test-fast: $(STAMP) lint
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# The unit tests on the lowest torch that pyproject allows, in a venv of its own (the other
+# pins as in constraints.txt). PyPI's Linux wheels of torch bring their CUDA libraries:
+# about 3 GB to download and 5 GB on disk, a few minutes here.
+TORCH_FLOOR := 2.8.0
+FLOOR := .venv-floor
+$(FLOOR)/.installed: pyproject.toml constraints.txt
+	$(PY) -m venv $(FLOOR)
+	grep -v '^torch==' constraints.txt > $(FLOOR)/constraints.txt
+	$(FLOOR)/bin/pip install --disable-pip-version-check -q -c $(FLOOR)/constraints.txt \
+		torch==$(TORCH_FLOOR) -e '.[dev,export,plots]'
+	touch $@
+
+test-floor: $(FLOOR)/.installed
+	$(FLOOR)/bin/python -c 'import torch; assert torch.__version__.split("+")[0] == "$(TORCH_FLOOR)"'
+	$(FLOOR)/bin/python -m pytest -q -m "not slow" tests/unit
+
 demo: $(STAMP) data
 	$(BIN)/resnetlab demo
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(FLOOR) build dist src/*.egg-info .pytest_cache .ruff_cache

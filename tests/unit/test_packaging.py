@@ -56,3 +56,12 @@ def test_matplotlib_is_only_the_plots_extra():
     assert not any(r.startswith("matplotlib") for r in PROJECT["dependencies"])
     assert PROJECT["optional-dependencies"]["plots"] == ["matplotlib>=3.7"]
     assert "plots" in (ROOT / "Makefile").read_text()  # the dev env draws everything
+
+
+def test_the_torch_floor_is_the_one_make_test_floor_tests():
+    import re
+
+    (floor,) = [r.removeprefix("torch>=") for r in PROJECT["dependencies"]
+                if r.startswith("torch")]
+    tested = re.search(r"^TORCH_FLOOR := (\S+)$", (ROOT / "Makefile").read_text(), re.M)[1]
+    assert tested.split(".")[:2] == floor.split(".")[:2] and tested.endswith(".0")
