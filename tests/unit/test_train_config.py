@@ -124,3 +124,10 @@ def test_string_keys_keep_what_was_typed():
     c = load_recipe("demo", {"data_root": "2024", "data": "my: set"})
     assert (c.data_root, c.data) == ("2024", "my: set")
     assert load_recipe("demo", {"data_root": "null"}).data_root is None
+
+
+def test_tensorboard_is_auto_true_or_false():
+    assert coerce("tensorboard", "true") is True and coerce("tensorboard", "false") is False
+    assert coerce("tensorboard", "null") is None and coerce("tensorboard", None) is None
+    with pytest.raises(ValueError, match="tensorboard takes true or false or null"):
+        coerce("tensorboard", "sometimes")

@@ -250,3 +250,28 @@ def test_tensorboard_is_used_when_installed(root, tmp_path, monkeypatch):
     fit(tiny_config(root, iters=8, tensorboard=True), tmp_path)
     assert ("train_loss", 5) in logged and ("test_error", 8) in logged
     assert logged[-1] == ("closed", None)
+
+
+def test_tensorboard_required_but_missing_names_the_extra(root, tmp_path, monkeypatch, capsys):
+    import sys
+
+    from resnetlab.cli import main
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails
+    with pytest.raises(ValueError, match=r"pip install 'resnetlab\[tensorboard\]'"):
+        fit(tiny_config(root, iters=2, tensorboard=True), tmp_path / "a")
+    assert main(["train", "--model", "resnet8", "--data", "mnist", "--data-root", str(root),
+                 "--iters", "2", "--device", "cpu", "--progress", "off", "--out",
+                 str(tmp_path / "b"), "--set", "tensorboard=true"]) == 2
+    assert "resnetlab[tensorboard]" in capsys.readouterr().err
+
+
+def test_tensorboard_by_default_only_when_installed(root, tmp_path, monkeypatch):
+    import sys
+
+    from resnetlab.train import load_recipe
+
+    assert all(load_recipe(r).tensorboard is None for r in ("demo", "paper-cifar"))
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    r = fit(tiny_config(root, iters=2, tensorboard=None), tmp_path)
+    assert r.summary["status"] == "complete" and not (tmp_path / "tb").exists()

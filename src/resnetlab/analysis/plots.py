@@ -22,14 +22,20 @@ STYLES = {
     "test_error": dict(linestyle="-", linewidth=2.2),
 }
 LABELS = {"train_error": "train", "val_error": "val", "test_error": "test"}
+PLOTS_HINT = "pip install 'resnetlab[plots]'"
 DPI = 150
 
 
 def pyplot():
     """matplotlib.pyplot on the file-only Agg backend. Imported here, lazily, on purpose:
     matplotlib is heavy and may become an optional extra, so no module imports it at the top
-    (keep every matplotlib import inside a function)."""
-    import matplotlib
+    (keep every matplotlib import inside a function). Without it: an ImportError that names
+    the plots extra."""
+    try:
+        import matplotlib
+    except ImportError as e:  # optional (the plots extra): training then skips curves.png
+        raise ImportError(f"plots need matplotlib, which is not installed: {PLOTS_HINT}"
+                          ) from e
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

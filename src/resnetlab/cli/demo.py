@@ -27,12 +27,15 @@ def run(args) -> int:
     print(format_result(result), flush=True)
     r = evaluate_checkpoint(out, split="test", device=config.device)
     print("\n" + format_eval(r))
-
-    png = plot_confusion(r["confusion"], r["classes"], out / "confusion.png",
-                         title=f"{r['model']} on {r['data']} test")
+    try:  # matplotlib is optional (the plots extra)
+        png = plot_confusion(r["confusion"], r["classes"], out / "confusion.png",
+                             title=f"{r['model']} on {r['data']} test")
+    except ImportError as e:
+        pictures = f"no curves or confusion matrix: {e}"
+    else:
+        pictures = f"curves:  {out / 'curves.png'}\nconfusion matrix: {png}"
     print(f"\ntest accuracy {100 - r['top1_error']:.2f}% in {time.perf_counter() - t0:.0f} s "
-          f"(this command)\nreport:  {out / 'report.md'}\ncurves:  {out / 'curves.png'}\n"
-          f"confusion matrix: {png}")
+          f"(this command)\nreport:  {out / 'report.md'}\n{pictures}")
     return 0
 
 

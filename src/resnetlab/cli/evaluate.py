@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 from resnetlab.analysis.plots import plot_confusion
@@ -39,8 +40,12 @@ def run(args) -> int:
         print(format_eval(r))
         print(f"\nwritten: {out / (stem + '.json')}")
     if len(r["classes"]) <= CONFUSION_MAX_CLASSES:
-        png = plot_confusion(r["confusion"], r["classes"], out / f"{stem}-confusion.png",
-                             title=f"{r['model']} on {r['data']} {r['split']}")
+        try:  # matplotlib is optional (the plots extra)
+            png = plot_confusion(r["confusion"], r["classes"], out / f"{stem}-confusion.png",
+                                 title=f"{r['model']} on {r['data']} {r['split']}")
+        except ImportError as e:
+            print(f"confusion matrix not drawn: {e}", file=sys.stderr)
+            return 0
         if not args.json:
             print(f"confusion matrix: {png}")
     return 0

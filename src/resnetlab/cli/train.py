@@ -99,8 +99,10 @@ def format_result(result) -> str:
     if best:
         lines.append(f"best validation error {best['val_error']:.2f}% at iteration "
                      f"{best['iter']} -> {out / 'best.safetensors'}")
-    lines += [f"model:   {out / 'model.safetensors'}", f"report:  {out / 'report.md'}",
-              f"curves:  {out / 'curves.png'}", f"metrics: {out / 'metrics.csv'}"]
+    lines += [f"model:   {out / 'model.safetensors'}", f"report:  {out / 'report.md'}"]
+    if (out / "curves.png").is_file():  # not drawn without matplotlib
+        lines.append(f"curves:  {out / 'curves.png'}")
+    lines.append(f"metrics: {out / 'metrics.csv'}")
     return "\n".join(lines)
 
 

@@ -101,7 +101,8 @@ class TrainConfig:
     eval_batch_size: int = 512
     checkpoint_every: int = 1000
     log_every: int = 20
-    tensorboard: bool = True
+    # null (auto): TensorBoard logs when it is installed; true: required; false: off
+    tensorboard: bool | None = None
     progress: str = "auto"
 
     def to_dict(self) -> dict[str, Any]:
@@ -330,7 +331,8 @@ def _example(key: str) -> str:
         return CHOICES[key][0]
     if default is dataclasses.MISSING or default is None:
         want = _origin(_TYPES[key])
-        return {int: "10", float: "0.5", list: "[1,2]", dict: "{a: 1}"}.get(want, "...")
+        examples = {int: "10", float: "0.5", bool: "true", list: "[1,2]", dict: "{a: 1}"}
+        return examples.get(want, "...")
     return yaml.safe_dump(default, default_flow_style=True).strip().removesuffix("...").strip()
 
 

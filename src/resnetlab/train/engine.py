@@ -120,7 +120,7 @@ class _Run:
         self.sched = LRSchedule(config, self.total, self.batches_per_epoch, spec.depth)
         self.progress = Progress(self.total, self.batches_per_epoch, mode=progress,
                                  enabled=dist.is_main)
-        self.tb = _tensorboard(out, config) if dist.is_main else None
+        self.tb = _tensorboard(out, config, dist.is_main)
         self.it, self.elapsed, self.rows = 0, 0.0, []
         self.best: dict[str, Any] | None = None
 
@@ -318,8 +318,11 @@ class _Run:
         if self.dist.is_main:
             self._save_model(final)
             run_folder.write_metrics(self.out, self.rows)
-            plot_curves(self.rows, self.out / run_folder.CURVES_FILE,
-                        title=f"{self.config.model} on {self.config.data}")
+            try:  # matplotlib is optional (the plots extra)
+                plot_curves(self.rows, self.out / run_folder.CURVES_FILE,
+                            title=f"{self.config.model} on {self.config.data}")
+            except ImportError as e:
+                print(f"{run_folder.CURVES_FILE} not written: {e}", flush=True)
             write_json(self.out / run_folder.SUMMARY_FILE, summary)
             atomic_write_text(self.out / run_folder.REPORT_FILE,
                               run_folder.format_report(summary, self.config))
@@ -329,12 +332,18 @@ class _Run:
         return RunResult(self.out, summary, self.rows)
 
 
-def _tensorboard(out: Path, config: TrainConfig):
-    """A TensorBoard writer in out/tb when enabled and the package is installed, else None."""
-    if not config.tensorboard:
+def _tensorboard(out: Path, config: TrainConfig, main: bool):
+    """The main process's TensorBoard writer in out/tb, or None. tensorboard=null (auto) logs
+    when the optional package is installed; true requires it (checked on every rank, so that
+    no rank waits for one that stopped); false turns it off."""
+    if config.tensorboard is False:
         return None
     try:
-        from torch.utils.tensorboard import SummaryWriter  # optional and heavy: only when asked
-    except ImportError:
+        from torch.utils.tensorboard import SummaryWriter  # optional: the tensorboard extra
+    except ImportError as e:
+        if config.tensorboard:
+            raise ValueError("tensorboard=true, but TensorBoard is not installed: pip install "
+                             "'resnetlab[tensorboard]' (or leave tensorboard unset: it is then "
+                             "used only when installed)") from e
         return None
-    return SummaryWriter(str(out / "tb"))
+    return SummaryWriter(str(out / "tb")) if main else None
