@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from resnetlab import distributed
@@ -43,6 +44,18 @@ def build_overrides(args) -> dict:
     if args.sync_bn:
         overrides["sync_bn"] = True
     return overrides
+
+
+def positive_int(text: str) -> int:
+    """argparse type of --nproc: a whole number >= 1 (0 or less used to train one process)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"takes a number of processes >= 1, got {text!r} "
+                                         "(leave it out to train in this one process)")
+    return n
 
 
 def without_launch_options(argv: list[str]) -> list[str]:
@@ -136,7 +149,7 @@ def register(sub) -> None:
     p.add_argument("--force", action="store_true",
                    help="start over in an --out that holds another run (with --resume: "
                    "continue it under the changed recipe)")
-    p.add_argument("--nproc", type=int, default=0, metavar="N",
+    p.add_argument("--nproc", type=positive_int, default=None, metavar="N",
                    help="train on N processes of this machine (launches torchrun; one per GPU)")
     p.add_argument("--max-restarts", type=int, default=0, metavar="K",
                    help="with --nproc: restart the group up to K times when a process dies; "

@@ -24,6 +24,8 @@ from resnetlab.inference.runtime import onnx_proto, onnx_session, session_runner
 
 SCHEMA = "resnetlab.predict/v1"
 BACKENDS = ("torch", "onnxruntime")
+NON_FINITE = ("the model's scores are not finite (inf or nan): its weights overflow; use an "
+              "earlier checkpoint or retrain")
 
 
 @dataclass
@@ -137,8 +139,12 @@ def predict(
                        if isinstance(x, str)]
             if good:
                 probs = softmax(predictor.run(np.stack([x for _, x in good])).astype(np.float64))
-                for (p, _), top in zip(good, top_k(probs, predictor.classes, k)):
-                    predictions.append({"path": str(p), "top": top})
+                finite = np.isfinite(probs).all(axis=1)
+                for (p, _), top, ok in zip(good, top_k(probs, predictor.classes, k), finite):
+                    if ok:
+                        predictions.append({"path": str(p), "top": top})
+                    else:  # overflowing weights: never print "nan%" as if it were a result
+                        errors.append({"path": str(p), "error": NON_FINITE})
             if progress:
                 progress(min(start + batch_size, len(paths)), len(paths))
     return PredictResult(predictions, errors)
