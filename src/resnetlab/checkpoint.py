@@ -142,12 +142,16 @@ def _unreadable(path: Path, e: Exception) -> ValueError:
 
 
 def first_non_finite(tensors: dict[str, torch.Tensor]) -> str | None:
-    """The name of the first floating-point tensor holding inf or nan, else None."""
-    for name, t in tensors.items():
-        if isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(
-                torch.isfinite(t).all()):
-            return name
-    return None
+    """The name of the first floating-point tensor holding inf or nan, else None (one check
+    over all of them: one device synchronisation, not one per tensor)."""
+    floats = [(k, t) for k, t in tensors.items()
+              if isinstance(t, torch.Tensor) and t.is_floating_point()]
+    if not floats:
+        return None
+    device = floats[0][1].device
+    ok = torch.stack([t.detach().isfinite().all().to(device) for _, t in floats])
+    bad = (~ok).nonzero()
+    return floats[int(bad[0])][0] if len(bad) else None
 
 
 def resolve_model_path(path: str | Path) -> Path:

@@ -318,3 +318,19 @@ def test_unreadable_training_images_are_listed_in_summary_and_report(tmp_path):
                 tmp_path / "run")
     assert str(bad) in r.summary["skipped_images"]
     assert str(bad) in (tmp_path / "run" / "report.md").read_text()
+
+
+def test_non_finite_weights_never_become_the_best_checkpoint(root, tmp_path, monkeypatch):
+    """The first validation (iteration 8) always makes a best.safetensors: it must not be
+    written from weights whose BN buffers overflowed in the step before."""
+    def poison(step):
+        with torch.no_grad():
+            step.model.bn1.running_var.fill_(float("inf"))
+
+    after_step(monkeypatch, 8, poison)
+    with pytest.raises(DivergedError, match="model bn1.running_var"):
+        fit(tiny_config(root, val_size=32), tmp_path)
+    best = tmp_path / "best.safetensors"
+    assert not best.exists() or all(torch.isfinite(v).all()
+                                    for v in load_file(str(best)).values())
+    assert json.loads((tmp_path / "summary.json").read_text())["best"] is None

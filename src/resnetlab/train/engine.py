@@ -233,7 +233,8 @@ class _Run:
         if "val" in results:
             err = results["val"].top1_error
             self.sched.observe_val(err)
-            if self.best is None or err < self.best["val_error"]:
+            finite = first_non_finite(unwrap(model).state_dict()) is None  # buffers shared
+            if finite and (self.best is None or err < self.best["val_error"]):
                 test = results.get("test")
                 self.best = {"iter": self.it, "val_error": err,
                              "test_error": test.top1_error if test else None}
@@ -247,20 +248,13 @@ class _Run:
 
     def _first_non_finite(self) -> str | None:
         """The first tensor of the state to save (weights, BN buffers, EMA, optimizer) that
-        holds inf or nan, else None: one check (one device sync) over all of them."""
+        holds inf or nan, else None."""
         named = {f"model {k}": v for k, v in unwrap(self.model).state_dict().items()}
         if self.ema is not None:
             named.update({f"ema {k}": v for k, v in self.ema.state_dict().items()})
         for i, group in self.optimizer.state_dict()["state"].items():
             named.update({f"optimizer state {i} {k}": v for k, v in group.items()})
-        floats = {k: v for k, v in named.items()
-                  if isinstance(v, torch.Tensor) and v.is_floating_point()}
-        if not floats:
-            return None
-        ok = torch.stack([v.detach().isfinite().all().to(self.device) for v in floats.values()])
-        if bool(ok.all()):
-            return None
-        return first_non_finite(floats)
+        return first_non_finite(named)
 
     def _checkpoint(self) -> None:
         # Never let non-finite values replace the last good checkpoint: the loss may stay
