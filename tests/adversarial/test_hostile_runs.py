@@ -334,3 +334,63 @@ def test_non_finite_weights_never_become_the_best_checkpoint(root, tmp_path, mon
     assert not best.exists() or all(torch.isfinite(v).all()
                                     for v in load_file(str(best)).values())
     assert json.loads((tmp_path / "summary.json").read_text())["best"] is None
+
+
+# -- the same kills as SIGKILL: no except/finally block of the run gets to run -------------
+_KILLED_CHILD = """
+import os, signal, sys
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from train_helpers import tiny_config
+from resnetlab.train import engine, fit, run_folder, step
+root, out, point, iters = Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+
+def die(*a, **k):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+if point == "step":
+    step.TrainStep.__call__ = die
+elif point == "report":
+    run_folder.format_report = die
+elif point == "state":
+    save = engine.save_train_state
+    def save_then_die(path, state):
+        save(path, state)
+        if state["iter"] == 10:
+            die()
+    engine.save_train_state = save_then_die
+fit(tiny_config(root, iters=iters), out, resume=True, force=True)
+"""
+
+
+def sigkill_fit(root, out, point, iters):
+    import subprocess
+    import sys
+    env = {**os.environ, "PYTHONPATH": str(Path(run_folder.__file__).parents[2]),
+           "OMP_NUM_THREADS": "1"}
+    p = subprocess.run([sys.executable, "-c", _KILLED_CHILD,
+                        str(Path(__file__).resolve().parents[1] / "unit"), str(root), str(out),
+                        point, str(iters)], env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == -9, p.stderr[-2000:]
+
+
+def test_sigkill_during_an_extension_then_the_same_command_trains(root, tmp_path):
+    fit(tiny_config(root, iters=4), tmp_path)
+    sigkill_fit(root, tmp_path, "step", 8)  # killed at its first step, config.yaml at 8
+    r = fit(tiny_config(root, iters=8), tmp_path)
+    assert r.summary["status"] == "complete" and r.summary["iters"] == 8
+
+
+def test_sigkill_while_the_report_is_written_then_a_rerun_writes_it(root, tmp_path):
+    sigkill_fit(root, tmp_path, "report", 4)
+    assert json.loads((tmp_path / "summary.json").read_text())["status"] != "complete"
+    r = fit(tiny_config(root, iters=4), tmp_path)
+    assert r.summary["status"] == "complete" and (tmp_path / "report.md").is_file()
+
+
+def test_sigkill_right_after_the_state_save_leaves_no_gap(root, tmp_path):
+    full = fit(tiny_config(root), tmp_path / "a")
+    sigkill_fit(root, tmp_path / "b", "state", 16)
+    resumed = fit(tiny_config(root), tmp_path / "b")
+    assert [m["iter"] for m in resumed.metrics] == [m["iter"] for m in full.metrics]
