@@ -136,6 +136,8 @@ def test_a_loss_that_explodes_while_finite_is_flagged(root, tmp_path, monkeypatc
     assert flag and flag["iter"] > 8 and flag["train_loss"] > 100 * flag["early_loss"]
     report = (tmp_path / "report.md").read_text()
     assert "loss exploded" in report
+    from resnetlab.cli.train import format_result
+    assert "warning: the training loss exploded" in format_result(r)
 
 
 def test_a_healthy_run_is_not_flagged(done):

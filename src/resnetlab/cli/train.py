@@ -112,6 +112,14 @@ def format_result(result) -> str:
     if best:
         lines.append(f"best validation error {best['val_error']:.2f}% at iteration "
                      f"{best['iter']} -> {out / 'best.safetensors'}")
+    exploded = s.get("loss_exploded")
+    if exploded:
+        lines.append(f"warning: the training loss exploded ({exploded['train_loss']:.3g} at "
+                     f"iteration {exploded['iter']}, over {exploded['factor']:g}x its first "
+                     f"value {exploded['early_loss']:.3g}): lower lr, or add warm-up or grad_clip")
+    if s.get("skipped_images"):
+        lines.append(f"warning: {len(s['skipped_images'])} unreadable image(s) were skipped "
+                     "(listed in summary.json and report.md)")
     lines += [f"model:   {out / 'model.safetensors'}", f"report:  {out / 'report.md'}",
               f"curves:  {out / 'curves.png'}", f"metrics: {out / 'metrics.csv'}"]
     return "\n".join(lines)
@@ -138,7 +146,8 @@ def register(sub) -> None:
     p.add_argument("--compile", action="store_true", default=None, help="use torch.compile")
     p.add_argument("--no-compile", dest="compile", action="store_false")
     p.add_argument("--deterministic", action="store_true",
-                   help="torch deterministic algorithms (bitwise-repeatable on CPU)")
+                   help="torch deterministic algorithms on a fixed thread count (1 unless "
+                   "--set threads=N): bitwise-repeatable on CPU")
     p.add_argument("--subset", type=int, help="train on a class-stratified N-image subset")
     p.add_argument("--val-size", type=int, help="hold out N training images for validation")
     p.add_argument("--data-root", help="folder holding the data set (default: search/download)")
