@@ -100,9 +100,11 @@ def _load(pre: Preprocessing, path: Path) -> np.ndarray | str:
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+    """Row-wise softmax; a row with inf or nan logits comes out nan (reported, not printed)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        z = logits - logits.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
 
 
 def top_k(probs: np.ndarray, classes: list[str], k: int) -> list[list[dict[str, Any]]]:
