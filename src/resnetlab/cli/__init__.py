@@ -12,6 +12,7 @@ import os
 import sys
 
 from resnetlab import __version__
+from resnetlab.io import WriteError
 
 # Subcommand modules of resnetlab.cli, in the order `resnetlab --help` lists them.
 COMMANDS = ["demo", "models", "convert", "data", "train", "evaluate", "predict", "export",
@@ -40,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as e:
+    except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError,
+            WriteError) as e:
         if os.environ.get("RESNETLAB_DEBUG"):
             raise
         print(f"resnetlab {args.command}: error: {e}", file=sys.stderr)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from resnetlab.analysis.plots import plot_confusion
 from resnetlab.checkpoint import atomic_write_text, resolve_model_path
+from resnetlab.io import check_writable
 from resnetlab.train import evaluate_checkpoint
 
 CONFUSION_MAX_CLASSES = 20  # a confusion-matrix PNG is drawn for sets with at most this many
@@ -26,11 +27,12 @@ def format_eval(r: dict) -> str:
 
 
 def run(args) -> int:
+    weights = resolve_model_path(args.checkpoint)
+    out = Path(args.out) if args.out else weights.parent
+    check_writable(out, "--out")  # before the evaluation's time is spent, not after
     r = evaluate_checkpoint(args.checkpoint, data=args.data, split=args.split,
                             data_root=args.data_root, batch_size=args.batch_size,
                             device=args.device, amp=args.amp, views=args.views)
-    weights = resolve_model_path(args.checkpoint)
-    out = Path(args.out) if args.out else weights.parent
     views = "" if r["views"] == "center" else f"-{r['views']}"
     stem = f"eval-{weights.stem}-{Path(r['data']).name}-{r['split']}{views}"
     atomic_write_text(out / f"{stem}.json", json.dumps(r, indent=2) + "\n")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 from resnetlab.inference.export import export_model
 from resnetlab.inference.formats import FORMATS
@@ -10,11 +12,15 @@ from resnetlab.inference.verify import DEFAULT_TOLERANCE
 
 
 def run(args) -> int:
+    folder = Path(args.out).parent
+    created = not folder.exists()  # atomic_write creates it
     report = export_model(
         args.checkpoint, args.out, args.format, fold_bn=args.fold_bn,
         dynamic_batch=args.dynamic_batch, batch_size=args.batch_size, opset=args.opset,
         verify=args.verify, tolerance=args.tolerance, images=args.verify_images,
     )
+    if created:
+        print(f"created {folder} (it did not exist)", file=sys.stderr if args.json else sys.stdout)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
         return 0

@@ -7,7 +7,7 @@ import io
 import json
 import sys
 
-from resnetlab.inference.predict import BACKENDS, Predictor, predict
+from resnetlab.inference.predict import BACKENDS, NON_FINITE, Predictor, predict
 
 CSV_FIELDS = ["path", "rank", "class", "index", "probability", "error"]
 
@@ -52,7 +52,8 @@ def run(args) -> int:
         print(format_table(result.predictions))
     if not (args.json or args.csv):
         for e in result.errors:
-            print(f"resnetlab predict: cannot read {e['path']}: {e['error']}", file=sys.stderr)
+            what = "cannot classify" if e["error"] == NON_FINITE else "cannot read"
+            print(f"resnetlab predict: {what} {e['path']}: {e['error']}", file=sys.stderr)
     elif result.errors:
         print(f"resnetlab predict: {len(result.errors)} input(s) could not be read "
               "(listed in the output)", file=sys.stderr)

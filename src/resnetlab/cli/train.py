@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from resnetlab import distributed
@@ -43,6 +44,18 @@ def build_overrides(args) -> dict:
     if args.sync_bn:
         overrides["sync_bn"] = True
     return overrides
+
+
+def positive_int(text: str) -> int:
+    """argparse type of --nproc: a whole number >= 1 (0 or less used to train one process)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"takes a number of processes >= 1, got {text!r} "
+                                         "(leave it out to train in this one process)")
+    return n
 
 
 def without_launch_options(argv: list[str]) -> list[str]:
@@ -99,6 +112,14 @@ def format_result(result) -> str:
     if best:
         lines.append(f"best validation error {best['val_error']:.2f}% at iteration "
                      f"{best['iter']} -> {out / 'best.safetensors'}")
+    exploded = s.get("loss_exploded")
+    if exploded:
+        lines.append(f"warning: the training loss exploded ({exploded['train_loss']:.3g} at "
+                     f"iteration {exploded['iter']}, over {exploded['factor']:g}x its first "
+                     f"value {exploded['early_loss']:.3g}): lower lr, or add warm-up or grad_clip")
+    if s.get("skipped_images"):
+        lines.append(f"warning: {len(s['skipped_images'])} unreadable image(s) were skipped "
+                     "(listed in summary.json and report.md)")
     lines += [f"model:   {out / 'model.safetensors'}", f"report:  {out / 'report.md'}"]
     if (out / "curves.png").is_file():  # not drawn without matplotlib
         lines.append(f"curves:  {out / 'curves.png'}")
@@ -127,7 +148,8 @@ def register(sub) -> None:
     p.add_argument("--compile", action="store_true", default=None, help="use torch.compile")
     p.add_argument("--no-compile", dest="compile", action="store_false")
     p.add_argument("--deterministic", action="store_true",
-                   help="torch deterministic algorithms (bitwise-repeatable on CPU)")
+                   help="torch deterministic algorithms on a fixed thread count (1 unless "
+                   "--set threads=N): bitwise-repeatable on CPU")
     p.add_argument("--subset", type=int, help="train on a class-stratified N-image subset")
     p.add_argument("--val-size", type=int, help="hold out N training images for validation")
     p.add_argument("--data-root", help="folder holding the data set (default: search/download)")
@@ -138,7 +160,7 @@ def register(sub) -> None:
     p.add_argument("--force", action="store_true",
                    help="start over in an --out that holds another run (with --resume: "
                    "continue it under the changed recipe)")
-    p.add_argument("--nproc", type=int, default=0, metavar="N",
+    p.add_argument("--nproc", type=positive_int, default=None, metavar="N",
                    help="train on N processes of this machine (launches torchrun; one per GPU)")
     p.add_argument("--max-restarts", type=int, default=0, metavar="K",
                    help="with --nproc: restart the group up to K times when a process dies; "

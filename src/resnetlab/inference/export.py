@@ -20,7 +20,7 @@ from resnetlab.checkpoint import load_model
 from resnetlab.inference.fold import fold_bn as fold_model
 from resnetlab.inference.formats import FORMATS, WRITERS, read_export_meta
 from resnetlab.inference.preprocessing import Preprocessing, class_names
-from resnetlab.inference.runtime import MissingDependency, require
+from resnetlab.inference.runtime import MissingDependency, check_opset, require
 from resnetlab.inference.verify import (
     DEFAULT_TOLERANCE,
     Check,
@@ -89,6 +89,7 @@ def export_model(
         raise ValueError(f"{out}: the {fmt} output must end in {' or '.join(SUFFIXES[fmt])}")
     if opset is not None and fmt != "onnx":
         raise ValueError("--opset applies to ONNX exports only")
+    check_opset(opset)
     if not dynamic_batch and not FORMATS[fmt].dynamic_batch_choice:
         raise ValueError(f"{fmt} modules accept any batch size: --static-batch applies to "
                          "onnx and exported-program")

@@ -24,6 +24,8 @@ from resnetlab.inference.runtime import onnx_proto, onnx_session, session_runner
 
 SCHEMA = "resnetlab.predict/v1"
 BACKENDS = ("torch", "onnxruntime")
+NON_FINITE = ("the model's scores are not finite (inf or nan): its weights overflow; use an "
+              "earlier checkpoint or retrain")
 
 
 @dataclass
@@ -98,9 +100,11 @@ def _load(pre: Preprocessing, path: Path) -> np.ndarray | str:
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+    """Row-wise softmax; a row with inf or nan logits comes out nan (reported, not printed)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        z = logits - logits.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
 
 
 def top_k(probs: np.ndarray, classes: list[str], k: int) -> list[list[dict[str, Any]]]:
@@ -137,8 +141,12 @@ def predict(
                        if isinstance(x, str)]
             if good:
                 probs = softmax(predictor.run(np.stack([x for _, x in good])).astype(np.float64))
-                for (p, _), top in zip(good, top_k(probs, predictor.classes, k)):
-                    predictions.append({"path": str(p), "top": top})
+                finite = np.isfinite(probs).all(axis=1)
+                for (p, _), top, ok in zip(good, top_k(probs, predictor.classes, k), finite):
+                    if ok:
+                        predictions.append({"path": str(p), "top": top})
+                    else:  # overflowing weights: never print "nan%" as if it were a result
+                        errors.append({"path": str(p), "error": NON_FINITE})
             if progress:
                 progress(min(start + batch_size, len(paths)), len(paths))
     return PredictResult(predictions, errors)

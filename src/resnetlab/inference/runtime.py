@@ -19,6 +19,27 @@ EXTRA_HINT = "pip install resnetlab[export]"
 DYNAMO_MIN_OPSET = 18
 
 
+def opset_range() -> tuple[int, int]:
+    """(lowest, highest) ONNX opset this torch can export: the TorchScript-based exporter
+    from 7, the dynamo one from 18 to torch's newest."""
+    try:
+        from torch.onnx import _constants  # private: fall back when it moves
+
+        return _constants.ONNX_MIN_OPSET, max(_constants.ONNX_MAX_OPSET, DYNAMO_MIN_OPSET)
+    except (ImportError, AttributeError):
+        return 7, DYNAMO_MIN_OPSET
+
+
+def check_opset(opset: int | None) -> None:
+    """ValueError naming the opsets that work, for one this torch cannot export."""
+    lo, hi = opset_range()
+    if opset is not None and not lo <= opset <= hi:
+        raise ValueError(f"--opset {opset} is not supported: use an ONNX opset from {lo} to {hi} "
+                         f"({lo}-{DYNAMO_MIN_OPSET - 1} through the TorchScript-based exporter, "
+                         f"{DYNAMO_MIN_OPSET}-{hi} through torch.export), or leave it out for "
+                         "the default")
+
+
 class MissingDependency(ImportError, ValueError):
     """An optional package is not installed; the message says what to install.
 

@@ -21,6 +21,18 @@ _WRAPPER_KEYS = ("state_dict", "model", "model_state_dict", "module")
 _PREFIXES = ("module.", "_orig_mod.", "model.")
 
 
+def _load_failure(e: Exception) -> str:
+    """What torch.load found, without torch's advice to load with weights_only=False (which
+    would run the file's code): its "WeightsUnpickler error" line (the refused global)."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    found = [ln for ln in lines if ln.startswith("WeightsUnpickler error")]
+    safe = [ln for ln in lines if "weights_only" not in ln and "can still be loaded" not in ln]
+    reason = (found or safe or ["an object other than tensors"])[0]
+    for cut in (" was not an allowed global", ". Please "):  # torch's allow-listing advice
+        reason = reason.split(cut)[0]
+    return f"{type(e).__name__}: {reason}"
+
+
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Tensors of a checkpoint file (.safetensors, or torch.save'd), on the CPU.
 
@@ -39,9 +51,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         obj: Any = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         raise ValueError(
-            f"{path}: cannot be read as a weights-only checkpoint ({type(e).__name__}: "
-            f"{str(e).splitlines()[0] if str(e) else ''}). resnetlab never unpickles code; "
-            "re-save the state_dict with torch.save(model.state_dict(), ...) or as safetensors."
+            f"{path}: cannot be read as a weights-only checkpoint ({_load_failure(e)}). "
+            "resnetlab never unpickles code; re-save the state_dict with "
+            "torch.save(model.state_dict(), ...) or as safetensors."
         ) from e
     for _ in range(3):
         if isinstance(obj, Mapping):

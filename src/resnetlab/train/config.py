@@ -256,6 +256,8 @@ def coerce(key: str, value: Any, where: str = "override") -> Any:
     want = _TYPES[key]
     if isinstance(value, str) and want is not str:
         value = _parse(value, want)
+    elif isinstance(value, list):  # a recipe's [3.2e4, 4.8e4]: YAML 1.1 read strings
+        value = _numbers(value, want)
     ok, converted = _check(value, want)
     if not ok:
         raise ValueError(f"{where}: {key} takes {_describe(want)}, got {value!r} "
@@ -271,10 +273,40 @@ def _parse(text: str, want) -> Any:
     if _origin(want) is str:  # a path or name that YAML would read as a number or mapping
         return parsed if parsed is None else text
     if _origin(want) is list and isinstance(parsed, str) and "," in parsed:
-        return [yaml.safe_load(part) for part in parsed.split(",") if part.strip()]
+        parsed = [yaml.safe_load(part) for part in parsed.split(",") if part.strip()]
     if _origin(want) is list and parsed is not None and not isinstance(parsed, list):
-        return [parsed]
-    return parsed
+        parsed = [parsed]
+    return _numbers(parsed, want)
+
+
+def _numbers(value: Any, want) -> Any:
+    """value with its number-like strings as numbers, where want (or its items) is numeric."""
+    base = _origin(want)
+    if base is list:
+        args = [a for a in typing.get_args(_strip_none(want))]
+        if isinstance(value, list) and args and args[0] in (int, float):
+            return [_number(v) for v in value]
+        return value
+    return _number(value) if base in (int, float) else value
+
+
+def _strip_none(t):
+    if isinstance(t, types.UnionType) or typing.get_origin(t) is typing.Union:
+        return next(a for a in typing.get_args(t) if a is not type(None))
+    return t
+
+
+def _number(value: Any) -> Any:
+    """A string in a usual number notation as its number: YAML 1.1 (PyYAML) reads 5e-4,
+    1e9 and 1E-5 as strings, since its floats need a dot and a signed exponent."""
+    if isinstance(value, str) and any(c.isdigit() for c in value):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return value
+        if math.isfinite(number):
+            return number
+    return value
 
 
 def _origin(t):

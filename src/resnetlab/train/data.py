@@ -133,6 +133,12 @@ def make_loader(ds, norm: Normalization | dict[str, Any], batch_size: int, *, tr
     augmentation; `views` picks a folder's evaluation transform."""
     if isinstance(norm, dict):  # model.json's form
         norm = Normalization.from_meta(norm)
+    if train and len(ds) < batch_size:  # the loaders' own advice names their drop_last
+        kept = "".join(f", {k}={getattr(config, k)}" for k in ("subset", "val_size")
+                       if getattr(config, k))
+        raise ValueError(f"batch_size {batch_size} exceeds the {len(ds)} training images of "
+                         f"{config.data}{kept}: lower batch_size (--batch-size N) or train on "
+                         "more images")
     if isinstance(ds, FolderSet):
         return _folder_loader(ds, norm, batch_size, train=train, config=config, device=device,
                               dist=dist, views=views)

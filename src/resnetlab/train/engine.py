@@ -16,9 +16,9 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from resnetlab.analysis.plots import plot_curves
-from resnetlab.checkpoint import save_model, unwrap
+from resnetlab.checkpoint import first_non_finite, save_model, unwrap
 from resnetlab.distributed import DistInfo, broadcast_buffers, convert_sync_batchnorm
-from resnetlab.io import atomic_write_text, write_json
+from resnetlab.io import atomic_write_text, check_writable, write_json
 from resnetlab.models.convert import load_weights
 from resnetlab.models.registry import create_model, get_spec
 from resnetlab.provenance import machine, versions
@@ -51,6 +51,11 @@ class DivergedError(ValueError):
     """The loss became NaN or infinite."""
 
 
+# --deterministic with threads=0: a fixed thread count, not the idle cores at start (1 or 2 on
+# a shared machine gave other sums, and other weights, run to run).
+DETERMINISTIC_THREADS = 1
+
+
 @dataclass
 class RunResult:
     out_dir: Path
@@ -70,11 +75,16 @@ def fit(config: TrainConfig, out_dir: str | Path, resume: bool = True, force: bo
     action = run_folder.check_out_dir(out, config, resume, force)
     summary = run_folder.read_summary(out) if action == "resume" else None
     if summary and summary.get("status") == "complete" and not force:
+        if dist.is_main:  # a kill may have taken the report, curves or table: write them again
+            run_folder.restore_artefacts(out, summary)
         return RunResult(out, summary, run_folder.read_metrics(out))
+    if dist.is_main:  # a full or read-only folder is said now, not after the first epoch
+        check_writable(out, "--out")
     barrier(dist, "fit.start")
     threads = torch.get_num_threads()
     try:
-        torch.set_num_threads(config.threads or auto_threads())
+        torch.set_num_threads(config.threads or (
+            DETERMINISTIC_THREADS if config.deterministic else auto_threads()))
         return _Run(config, out, dist, progress or config.progress).train(action == "resume")
     finally:
         torch.set_num_threads(threads)
@@ -123,6 +133,7 @@ class _Run:
         self.tb = _tensorboard(out, config, dist.is_main)
         self.it, self.elapsed, self.rows = 0, 0.0, []
         self.best: dict[str, Any] | None = None
+        self.skipped: dict[str, str] = {}  # unreadable images (folders): path -> reason
 
     # -- the loop ------------------------------------------------------------------------
     def train(self, resuming: bool) -> RunResult:
@@ -166,6 +177,7 @@ class _Run:
                     t_window = time.perf_counter()
                 if self.it >= self.total:
                     break
+            self._note_skipped(self.train_loader)
         self.elapsed = time.perf_counter() - t_start
         final = self._evaluate(final=True)
         self.progress.close()
@@ -210,6 +222,7 @@ class _Run:
                                      device=self.device, dist=self.dist, views=views)
             results[name] = evaluate_model(model, loader, len(self.classes),
                                            device=self.device, amp_dtype=self.amp, dist=self.dist)
+            self._note_skipped(loader)
         row = self.rows[-1] if self.rows and self.rows[-1]["iter"] == self.it else None
         for name, r in results.items():
             if row is not None:
@@ -220,7 +233,8 @@ class _Run:
         if "val" in results:
             err = results["val"].top1_error
             self.sched.observe_val(err)
-            if self.best is None or err < self.best["val_error"]:
+            finite = first_non_finite(unwrap(model).state_dict()) is None  # buffers shared
+            if finite and (self.best is None or err < self.best["val_error"]):
                 test = results.get("test")
                 self.best = {"iter": self.it, "val_error": err,
                              "test_error": test.top1_error if test else None}
@@ -228,11 +242,32 @@ class _Run:
                     save_model(self.out / run_folder.BEST_FILE, unwrap(model), self._meta(results))
         return results
 
+    def _note_skipped(self, loader) -> None:
+        for path, why in getattr(loader, "skipped", None) or ():
+            self.skipped.setdefault(str(path), str(why))
+
+    def _first_non_finite(self) -> str | None:
+        """The first tensor of the state to save (weights, BN buffers, EMA, optimizer) that
+        holds inf or nan, else None."""
+        named = {f"model {k}": v for k, v in unwrap(self.model).state_dict().items()}
+        if self.ema is not None:
+            named.update({f"ema {k}": v for k, v in self.ema.state_dict().items()})
+        for i, group in self.optimizer.state_dict()["state"].items():
+            named.update({f"optimizer state {i} {k}": v for k, v in group.items()})
+        return first_non_finite(named)
+
     def _checkpoint(self) -> None:
-        finite = torch.stack([p.detach().isfinite().all() for p in self.model.parameters()])
-        if not bool(finite.all()):  # the last update overflowed: never save such weights
-            self._diverged(self.it, float("nan"), what="the weights became")
+        # Never let non-finite values replace the last good checkpoint: the loss may stay
+        # finite while BN running variances or weights overflow. The same verdict on every rank.
+        bad = self._first_non_finite()
+        flag = torch.tensor([float(bad is not None)], dtype=torch.float64, device=self.device)
+        if all_reduce_sum(flag, self.dist, "checkpoint.finite").item():
+            self._diverged(self.it, float("nan"), what="the weights became",
+                           detail=f" (first non-finite tensor: {bad or 'on another process'})")
+        self._note_skipped(self.train_loader)
         if self.dist.is_main:
+            # metrics first: the rows up to the saved state are on disk before (or with) it
+            run_folder.write_metrics(self.out, self.rows)
             state = {
                 "iter": self.it, "epoch": self.it // self.batches_per_epoch,
                 "batch": self.it % self.batches_per_epoch,
@@ -245,10 +280,10 @@ class _Run:
                 "rng": rng_state(),
                 "threads": torch.get_num_threads(),
                 "config": self.config.to_dict(),
+                "skipped": self.skipped,
             }
             save_train_state(self.out / STATE_FILE, state)
             self._save_model({})
-            run_folder.write_metrics(self.out, self.rows)
             write_json(self.out / run_folder.SUMMARY_FILE, self._summary("running", {}))
         barrier(self.dist, "checkpoint")
 
@@ -260,14 +295,17 @@ class _Run:
         if self.ema is not None and state["ema"] is not None:
             self.ema.load_state_dict(state["ema"])
         self.it, self.elapsed, self.best = state["iter"], state["elapsed"], state["best"]
+        self.skipped = dict(state.get("skipped") or {})
         if self.config.deterministic and not self.config.threads:
             torch.set_num_threads(state["threads"])  # the same kernels' partitioning as before
         self.rows = run_folder.read_metrics(self.out, upto=self.it)
-        if self.dist.is_main:
+        if self.dist.is_main:  # "complete" no more, then the new config: a kill never lies
+            run_folder.mark_unfinished(self.out)
             run_folder.write_config(self.out, self.config)
         set_rng_state(state["rng"])
 
-    def _diverged(self, iteration: int, value: float, what: str = "the loss became") -> None:
+    def _diverged(self, iteration: int, value: float, what: str = "the loss became",
+                  detail: str = "") -> None:
         last = "none yet" if not (self.out / STATE_FILE).is_file() else "kept"
         if self.dist.is_main:
             write_json(self.out / run_folder.SUMMARY_FILE,
@@ -275,8 +313,8 @@ class _Run:
         self.progress.close()
         raise DivergedError(
             f"training diverged: {what} {value} at iteration {iteration} of "
-            f"{self.total}. The last good checkpoint in {self.out} is {last}. Lower lr, set "
-            "grad_clip or warm-up, then continue with --resume --force")
+            f"{self.total}{detail}. The last good checkpoint in {self.out} is {last}. Lower "
+            "lr, set grad_clip or warm-up, then continue with --resume --force")
 
     # -- outputs -------------------------------------------------------------------------
     def _meta(self, results: dict[str, EvalResult]) -> dict[str, Any]:
@@ -300,11 +338,15 @@ class _Run:
                "train_images_per_second": sorted(ips)[len(ips) // 2] if ips else 0.0,
                "device": str(self.device), "amp": str(self.amp).replace("torch.", "")
                if self.amp else "off", "world_size": self.dist.world_size,
-               "train_images": len(self.splits.train), "best": self.best,
+               "train_images": len(self.splits.train), "threads": torch.get_num_threads(),
+               "best": self.best,
                "final": {"train_loss": last.get("train_loss"),
                          "train_error": last.get("train_error")},
+               "loss_exploded": run_folder.loss_explosion(self.rows),
+               "skipped_images": dict(sorted(self.skipped.items())),
                "machine": machine(), "versions": versions()}
         for name, r in final.items():
+            out["final"][f"{name}_images"] = r.n
             out["final"][f"{name}_error"] = r.top1_error
             out["final"][f"{name}_top5_error"] = r.top5_error
             out["final"][f"{name}_loss"] = r.loss
@@ -315,7 +357,7 @@ class _Run:
 
     def _finish(self, final: dict[str, EvalResult]) -> RunResult:
         summary = self._summary("complete", final)
-        if self.dist.is_main:
+        if self.dist.is_main:  # summary.json last: "complete" only once everything is written
             self._save_model(final)
             run_folder.write_metrics(self.out, self.rows)
             try:  # matplotlib is optional (the plots extra)
@@ -323,9 +365,9 @@ class _Run:
                             title=f"{self.config.model} on {self.config.data}")
             except ImportError as e:
                 print(f"{run_folder.CURVES_FILE} not written: {e}", flush=True)
-            write_json(self.out / run_folder.SUMMARY_FILE, summary)
             atomic_write_text(self.out / run_folder.REPORT_FILE,
                               run_folder.format_report(summary, self.config))
+            write_json(self.out / run_folder.SUMMARY_FILE, summary)
             if self.tb:
                 self.tb.close()
         barrier(self.dist, "finish")

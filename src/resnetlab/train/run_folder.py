@@ -21,8 +21,9 @@ import torch
 import yaml
 
 from resnetlab import io as fileio
-from resnetlab.io import atomic_write, atomic_write_text
-from resnetlab.train.config import TrainConfig, config_diff
+from resnetlab.analysis.plots import plot_curves
+from resnetlab.io import atomic_write_bytes, atomic_write_text, write_json
+from resnetlab.train.config import TrainConfig, config_diff, config_from_dict
 
 STATE_FILE = "train_state.pt"
 STATE_FORMAT = 1  # the version of train_state.pt
@@ -58,6 +59,10 @@ def read_config(out: Path) -> dict[str, Any]:
 def write_metrics(out: Path, rows: list[dict[str, Any]]) -> None:
     """metrics.jsonl (one JSON object a row) and metrics.csv (fixed columns), atomically."""
     atomic_write_text(out / METRICS_JSONL, "".join(json.dumps(r) + "\n" for r in rows))
+    write_metrics_csv(out, rows)
+
+
+def write_metrics_csv(out: Path, rows: list[dict[str, Any]]) -> None:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
@@ -78,6 +83,55 @@ def read_summary(out: Path) -> dict[str, Any] | None:
         return json.loads(path.read_text())
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: corrupt summary ({e}); delete it to finish the run again") from e
+
+
+def mark_unfinished(out: Path) -> None:
+    """A "complete" summary.json becomes "running": called before a finished run's config
+    changes (an extension), so that a kill before it ends never leaves a run that says it is
+    complete under a config it has not finished."""
+    summary = read_summary(out)
+    if summary and summary.get("status") == "complete":
+        write_json(out / SUMMARY_FILE, {**summary, "status": "running"})
+
+
+def restore_artefacts(out: Path, summary: dict[str, Any]) -> list[str]:
+    """Rewrite what a complete run folder lacks (report.md, curves.png, metrics.csv) from
+    metrics.jsonl, config.yaml and summary.json, without training; the names rewritten."""
+    clear_stale_temporaries(out)
+    missing = [n for n in (METRICS_CSV, CURVES_FILE, REPORT_FILE) if not (out / n).is_file()]
+    if not missing:
+        return []
+    config = config_from_dict(read_config(out), str(out / CONFIG_FILE))
+    rows = read_metrics(out)
+    if METRICS_CSV in missing:
+        write_metrics_csv(out, rows)
+    if CURVES_FILE in missing:
+        try:  # matplotlib is optional (the plots extra): without it there is no curves.png
+            plot_curves(rows, out / CURVES_FILE, title=f"{config.model} on {config.data}")
+        except ImportError:
+            missing.remove(CURVES_FILE)
+    if REPORT_FILE in missing:
+        atomic_write_text(out / REPORT_FILE, format_report(summary, config))
+    return missing
+
+
+# The rule that flags a loss which exploded while staying finite (a run that "completes" at
+# chance error): a logged train_loss above LOSS_EXPLOSION_FACTOR times the first one logged.
+LOSS_EXPLOSION_FACTOR = 100.0
+
+
+def loss_explosion(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The first metrics row whose train_loss exceeds LOSS_EXPLOSION_FACTOR x the first row's:
+    {"iter", "train_loss", "early_loss", "factor"}, else None."""
+    losses = [(r["iter"], r["train_loss"]) for r in rows if r.get("train_loss") is not None]
+    if len(losses) < 2 or not losses[0][1] > 0:
+        return None
+    early = losses[0][1]
+    for it, loss in losses[1:]:
+        if loss > LOSS_EXPLOSION_FACTOR * early:
+            return {"iter": it, "train_loss": loss, "early_loss": early,
+                    "factor": LOSS_EXPLOSION_FACTOR}
+    return None
 
 
 def check_out_dir(out: Path, config: TrainConfig, resume: bool, force: bool) -> str:
@@ -153,6 +207,19 @@ def format_report(summary: dict[str, Any], config: TrainConfig) -> str:
         lines.append(f"| best validation (iter {best['iter']}) | {best['val_error']:.2f} |")
         if best.get("test_error") is not None:
             lines.append(f"| test at best validation | {best['test_error']:.2f} |")
+    exploded = summary.get("loss_exploded")
+    if exploded:
+        lines += ["", f"**Warning: the training loss exploded**: {exploded['train_loss']:.3g} at "
+                  f"iteration {exploded['iter']}, more than {exploded['factor']:g}x its first "
+                  f"logged value ({exploded['early_loss']:.3g}). The run may have diverged while "
+                  "staying finite: lower lr, or add warm-up or grad_clip."]
+    counts = [f"{final[f'{k}_images']} {k}" for k in ("test", "val") if final.get(f"{k}_images")]
+    if counts:
+        lines += ["", f"Images evaluated: {', '.join(counts)}."]
+    skipped = summary.get("skipped_images") or {}
+    if skipped:
+        lines += ["", f"**{len(skipped)} image(s) could not be read and were skipped:**", ""]
+        lines += [f"- `{path}`: {why}" for path, why in skipped.items()]
     select = ("best.safetensors is the checkpoint with the lowest validation error" if best
               else "there is no validation split: the model is the final weights")
     lines += ["", f"Errors are top-1 unless marked; {select}; nothing is selected on test.", "",
@@ -190,7 +257,11 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save_train_state(path: str | Path, state: dict[str, Any]) -> Path:
-    return atomic_write(path, lambda tmp: torch.save({"format": STATE_FORMAT, **state}, tmp))
+    """torch.save into memory, then one atomic os.write: a full disk is then an OSError that
+    names the file (torch's zip writer reported it as "unexpected pos N vs M")."""
+    buf = io.BytesIO()
+    torch.save({"format": STATE_FORMAT, **state}, buf)
+    return atomic_write_bytes(path, buf.getbuffer())
 
 
 def load_train_state(path: str | Path) -> dict[str, Any]:
