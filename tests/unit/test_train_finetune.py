@@ -171,3 +171,17 @@ def test_worker_count_follows_the_cores():
 
     assert worker_count(64) == len(os.sched_getaffinity(0))
     assert worker_count(0) == 0
+
+
+def test_the_init_weights_input_size_decides_when_fine_tuning():
+    from resnetlab.data.pipeline.auto import ImageStats, choose_pipeline
+
+    big = ImageStats(2, [(80, 80), (90, 70)], gray=0)
+    c = choose_pipeline(big, "auto", init_size=[3, 32, 32])
+    assert (c.kind, c.size, c.channels) == ("small", (32, 32), 3)
+    small_gray = ImageStats(2, [(28, 28)] * 2, gray=2)
+    c = choose_pipeline(small_gray, "auto", image_size=224, init_size=[3, 224, 224])
+    assert (c.kind, c.size, c.channels) == ("large", (224, 224), 3)
+    c = choose_pipeline(small_gray, "auto")
+    assert (c.kind, c.size, c.channels) == ("small", (28, 28), 1)
+    assert choose_pipeline(small_gray, "small", channels=3).channels == 3

@@ -91,7 +91,12 @@ def choose_pipeline(stats: ImageStats, kind: str = "auto", *, image_size: int = 
     side = stats.max_side
     desc = (f"{stats.n} sampled images: most common size {stats.common_size[1]}x"
             f"{stats.common_size[0]} px, largest side {side} px")
-    if kind == "auto":
+    if kind == "auto" and init_size and len(init_size) == 3:
+        # fine-tuning: the weights' input size decides (CIFAR nets at 32 px, ImageNet's crops)
+        kind = "small" if max(init_size[1:]) <= SMALL_MAX_SIDE else "large"
+        reasons.append(f"pipeline {kind} (folder_pipeline=auto): the init weights take "
+                       f"{init_size[2]}x{init_size[1]} px input; {desc}")
+    elif kind == "auto":
         kind = "small" if side <= SMALL_MAX_SIDE else "large"
         why = (f"<= {SMALL_MAX_SIDE} px: native size with pad-crop-flip, like CIFAR"
                if kind == "small" else f"> {SMALL_MAX_SIDE} px: ImageNet-style crops")
