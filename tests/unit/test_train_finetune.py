@@ -72,6 +72,13 @@ def test_init_cifar10_resnet20_on_a_folder_end_to_end(fixtures_dir, tmp_path, ca
     assert "val_top5_error" not in summary["final"]  # 3 classes: top-5 means nothing
     model, _ = load_model(out)
     assert model.fc.out_features == 3
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--split", "val", "--device", "cpu", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["n"] == 9 and result["top1_error"] == pytest.approx(
+        summary["final"]["val_error"])
+    assert main(["evaluate", str(out), "--split", "test", "--device", "cpu"]) == 2
+    assert "without a test split" in capsys.readouterr().err
 
 
 @pytest.fixture
