@@ -173,11 +173,21 @@ def test_cli_picks_the_chosen_pipeline_for_folders_and_data_help(tmp_path, capsy
     assert "any folder of class folders" in " ".join(capsys.readouterr().out.split())
 
 
-def test_worker_count_follows_the_cores():
+def test_worker_count_follows_the_cores_without_torch_warnings(tmp_path):
     import os
+    import warnings
+
+    from resnetlab.data import FolderLoader
 
     assert worker_count(64) == len(os.sched_getaffinity(0))
     assert worker_count(0) == 0
+    data = image_folder(tmp_path / "d", splits=(("train", 2),))
+    loader = FolderLoader(data / "train", 6, train=True, size=16, workers=64,
+                          transform=lambda img, rng: torch.zeros(3, 16, 16, dtype=torch.uint8))
+    assert loader.workers == worker_count(64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch's "suggested max number of worker" warning
+        assert sum(len(y) for _, y in loader.epoch_batches(0)) == 6
 
 
 def test_the_init_weights_input_size_decides_when_fine_tuning():

@@ -8,7 +8,6 @@ by FolderLoader with the paper's scale augmentation.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from resnetlab.data import (
 )
 from resnetlab.data.pipeline.auto import choose_pipeline, inspect_images, read_images
 from resnetlab.data.pipeline.dataset_loader import DatasetLoader
+from resnetlab.data.pipeline.folder_loader import worker_count
 from resnetlab.data.pipeline.image_transforms import CenterCrop, MultiScale, ScaleAugment, TenCrop
 from resnetlab.data.pipeline.normalization import Normalization
 from resnetlab.data.sets.datasets import stratified_indices
@@ -301,12 +301,3 @@ def _folder_loader(ds, norm, batch_size, *, train, config, device, dist, views):
                         world_size=dist.world_size, channels_last=config.channels_last,
                         sampler=sampler)
 
-
-def worker_count(wanted: int) -> int:
-    """Loader worker processes: the config's, at most one per CPU core this process may use
-    (so torch never warns that the workers outnumber the cores)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(0, min(wanted, cores))
