@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 import torch
-from weightfiles import fake_entry, idelbayev_file, isolated  # noqa: F401 (autouse fixture)
+from weightfiles import cached_entry, fake_entry, idelbayev_file, isolated  # noqa: F401 (autouse fixture)
 
 import resnetlab
 from resnetlab import create_model, import_checkpoint, load_model, save_model
@@ -25,11 +25,7 @@ from resnetlab.weights import (
 @pytest.fixture
 def r8(tmp_path, monkeypatch):
     """(entry, file): a published 'cifar10-resnet8' whose file is already in the cache."""
-    src = tmp_path / "resnet8.th"
-    entry = fake_entry(monkeypatch, idelbayev_file(src))
-    cache_path(entry).parent.mkdir(parents=True)
-    shutil.copy(src, cache_path(entry))
-    return entry, src
+    return cached_entry(tmp_path, monkeypatch)
 
 
 def same_outputs(a, b, shape=(2, 3, 32, 32)):

@@ -8,6 +8,7 @@ HTTP Range requests, records every request, and can cut its first response short
 from __future__ import annotations
 
 import hashlib
+import shutil
 import threading
 import time
 from dataclasses import replace
@@ -19,6 +20,7 @@ import torch
 
 from resnetlab.models.registry import create_model
 from resnetlab.weights import catalog
+from resnetlab.weights.cache import cache_path
 
 
 def idelbayev_file(path: Path, depth: int = 8, seed: int = 0) -> bytes:
@@ -50,6 +52,15 @@ def fake_entry(monkeypatch, body: bytes, name: str = "cifar10-resnet8", depth: i
                     url=f"https://example.invalid/{filename or f'resnet{depth}-{digest}.th'}")
     monkeypatch.setitem(catalog.CATALOG, name, entry)
     return entry
+
+
+def cached_entry(tmp_path: Path, monkeypatch) -> tuple[catalog.PublishedWeights, Path]:
+    """(entry, file): a published 'cifar10-resnet8' whose file is already in the cache."""
+    src = tmp_path / "resnet8.th"
+    entry = fake_entry(monkeypatch, idelbayev_file(src))
+    cache_path(entry).parent.mkdir(parents=True)
+    shutil.copy(src, cache_path(entry))
+    return entry, src
 
 
 class FolderServer:

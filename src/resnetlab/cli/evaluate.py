@@ -17,9 +17,10 @@ CONFUSION_MAX_CLASSES = 20  # a confusion-matrix PNG is drawn for sets with at m
 
 def format_eval(r: dict) -> str:
     views = "" if r.get("views", "center") == "center" else f", {r['views']}"
+    top5 = f", top-5 error {r['top5_error']:.2f}%" if len(r["classes"]) > 5 else ""
     lines = [f"{r['model']} on {r['data']} {r['split']} ({r['n']} images{views}): top-1 error "
-             f"{r['top1_error']:.2f}% (accuracy {100 - r['top1_error']:.2f}%), top-5 error "
-             f"{r['top5_error']:.2f}%, loss {r['loss']:.4f}", "", "per-class accuracy:"]
+             f"{r['top1_error']:.2f}% (accuracy {100 - r['top1_error']:.2f}%){top5}, "
+             f"loss {r['loss']:.4f}", "", "per-class accuracy:"]
     width = max(len(c) for c in r["classes"])
     for name, acc in zip(r["classes"], r["per_class_accuracy"]):
         lines.append(f"  {name:<{width}}  " + ("   n/a" if math.isnan(acc) else f"{acc:6.2f}%"))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from resnetlab import distributed
 from resnetlab.train import fit, load_recipe
-from resnetlab.train.config import key_help
+from resnetlab.train.config import key_help, read_recipe
+from resnetlab.train.data import is_builtin
 from resnetlab.train.run_folder import duration
 from resnetlab.train.runtime import pick_device
 
@@ -16,7 +18,8 @@ SHORTCUTS = {
     "model": "model", "data": "data", "data_root": "data_root", "epochs": "epochs",
     "iters": "iters", "batch_size": "batch_size", "lr": "lr", "device": "device",
     "seed": "seed", "amp": "amp", "subset": "subset", "val_size": "val_size",
-    "progress": "progress",
+    "progress": "progress", "init": "init", "init_source": "init_source", "freeze": "freeze",
+    "image_size": "image_size",
 }
 
 
@@ -58,6 +61,16 @@ def positive_int(text: str) -> int:
     return n
 
 
+def folder_default(config, recipe: str, overrides: dict):
+    """An image folder trained from the command line gets the pipeline chosen from its images
+    (folder_pipeline=auto) unless the recipe or --set names one. (The config's own default
+    stays the paper's "imagenet" pipeline: recipes keep computing what they computed.)"""
+    if (is_builtin(config.data) or "folder_pipeline" in overrides
+            or "folder_pipeline" in read_recipe(recipe)):
+        return config
+    return replace(config, folder_pipeline="auto")
+
+
 def without_launch_options(argv: list[str]) -> list[str]:
     """The command line minus --nproc/--max-restarts: what each torchrun worker runs."""
     out, skip = [], False
@@ -76,7 +89,9 @@ def run(args) -> int:
         for key, kind, default in key_help():
             print(f"{key:20s} {kind:28s} {default}")
         return 0
-    config = load_recipe(args.recipe, build_overrides(args))
+    recipe = args.recipe or ("finetune" if args.init else "demo")
+    config = folder_default(load_recipe(recipe, build_overrides(args)), recipe,
+                            build_overrides(args))
     out = Path(args.out or f"runs/{config.recipe}-{config.model}-{config.data}")
     info = distributed.env_info()
     if args.nproc and args.nproc > 1 and not info.enabled:
@@ -105,10 +120,14 @@ def format_result(result) -> str:
     final, best = s.get("final", {}), s.get("best")
     lines = [f"done: {s['iters']} iterations ({s['epochs']:.2f} epochs) in "
              f"{duration(s['time_seconds'])}, {s['train_images_per_second']:.0f} img/s"]
-    if final.get("test_error") is not None:
-        lines.append(f"test error {final['test_error']:.2f}% (accuracy "
-                     f"{100 - final['test_error']:.2f}%), top-5 error "
-                     f"{final['test_top5_error']:.2f}%")
+    for split, label in (("test", "test"), ("val", "validation")):
+        if final.get(f"{split}_error") is None or (split == "val" and "test_error" in final):
+            continue
+        text = (f"{label} error {final[f'{split}_error']:.2f}% (accuracy "
+                f"{100 - final[f'{split}_error']:.2f}%)")
+        if final.get(f"{split}_top5_error") is not None:
+            text += f", top-5 error {final[f'{split}_top5_error']:.2f}%"
+        lines.append(text)
     if best:
         lines.append(f"best validation error {best['val_error']:.2f}% at iteration "
                      f"{best['iter']} -> {out / 'best.safetensors'}")
@@ -131,10 +150,27 @@ def register(sub) -> None:
     p = sub.add_parser("train", help="train a network with a recipe (default: the demo)",
                        description="Train a network. Every recipe key can be set with --set "
                        "key=value; the options below are shortcuts for the common ones.")
-    p.add_argument("--recipe", default="demo",
-                   help="demo | paper-cifar | paper-imagenet | a .yaml path (default: demo)")
-    p.add_argument("--model", help="registry name, e.g. resnet20, resnet110, plain56")
-    p.add_argument("--data", help="fashion-mnist | mnist | cifar10 | cifar100")
+    p.add_argument("--recipe", default=None,
+                   help="demo | finetune | paper-cifar | paper-imagenet | a .yaml path "
+                   "(default: demo, or finetune with --init)")
+    p.add_argument("--model", help="registry name, e.g. resnet20, resnet110, plain56 (with "
+                   "--init: the weights' own architecture)")
+    p.add_argument("--data", help="fashion-mnist | mnist | cifar10 | cifar100, or any folder "
+                   "of class folders: PATH/train/<class>/<image> (val/ and test/ optional; "
+                   "without val/ a stratified --val-size is held out); the pipeline (size, "
+                   "channels, normalisation) is chosen from the images, see report.md")
+    p.add_argument("--init", metavar="SOURCE",
+                   help="start from weights: a published name (`resnetlab weights list`), a "
+                   "run folder or model file, or a torchvision / timm / Idelbayev checkpoint; "
+                   "the classifier is replaced when the class count differs")
+    p.add_argument("--init-source", choices=("torchvision", "timm", "cifar-reference",
+                                             "resnetlab"),
+                   help="the format of --init's file (default: detected)")
+    p.add_argument("--freeze", type=int, metavar="N",
+                   help="with --init: keep the stem and the first N stages fixed (BatchNorm in "
+                   "eval mode)")
+    p.add_argument("--image-size", type=int, metavar="PX",
+                   help="crop size of a folder of large images (default 224)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a recipe key (repeatable); --list-keys lists them")
     p.add_argument("--out", help="run folder (default: runs/RECIPE-MODEL-DATA)")

@@ -101,7 +101,11 @@ HASHED_KEYS = (
 # left out of the hash, so finished runs stay cached when the engine grows a feature they do
 # not use; any other value is hashed. A test makes every new config key appear here (or in
 # CACHE_RUNTIME_KEYS): a key that changes results for every run does not belong here.
-ADDED_KEYS: dict[str, Any] = {}
+ADDED_KEYS: dict[str, Any] = {
+    # issue 12: own data and fine-tuning (image folders and init weights only)
+    "folder_pipeline": "imagenet", "channels": 0, "norm_stats": "auto", "init": None,
+    "init_source": None, "freeze": 0,
+}
 
 
 def config_key(config: Any) -> str:

@@ -82,6 +82,19 @@ class TrainConfig:
     eval_resize: int = 256
     test_views: str = "center"
     test_scales: list[int] = field(default_factory=lambda: [224, 256, 384, 480, 640])
+    # own data (image folders): "imagenet" = the paper's pipeline with ImageNet statistics
+    # (as before these keys existed); "auto" picks "small" (native size in memory, pad-crop-
+    # flip, like CIFAR) or "large" (ImageNet-style at image_size) from the images' sizes.
+    # channels 0 = from the files (or the init weights); norm_stats: "auto" = the init
+    # weights' when fine-tuning, else the training split's (ImageNet's for "imagenet")
+    folder_pipeline: str = "imagenet"
+    channels: int = 0
+    norm_stats: str = "auto"
+    # fine-tuning: start from weights (a run folder, model file, foreign checkpoint or a
+    # published name); model "auto" = the weights' architecture; freeze = stem + N stages
+    init: str | None = None
+    init_source: str | None = None
+    freeze: int = 0
     # speed
     amp: str = "auto"
     channels_last: bool = True
@@ -138,7 +151,7 @@ class TrainConfig:
             if not value > 0:
                 raise ValueError(f"{key} must be > 0, got {value}")
         nonneg = ("val_size", "weight_decay", "momentum", "warmup_iters", "pad", "grad_clip",
-                  "lighting",
+                  "lighting", "freeze",
                   "eval_every", "checkpoint_every", "threads", "workers", "seed", "final_lr",
                   "warmup_lr", "plateau_patience", "plateau_threshold", "warmup_min_depth")
         for key in nonneg:
@@ -164,6 +177,10 @@ class TrainConfig:
         if self.schedule == "plateau" and not self.val_size:
             raise ValueError("schedule=plateau watches the validation error: set val_size > 0 "
                              "(the test set is never used to steer training)")
+        if self.channels not in (0, 1, 3):
+            raise ValueError(f"channels must be 0 (from the files), 1 or 3, got {self.channels}")
+        if self.norm_stats == "init" and not self.init:
+            raise ValueError("norm_stats=init needs init weights (--init SOURCE)")
         if self.warmup != "none" and not self.warmup_iters:
             raise ValueError(f"warmup={self.warmup!r} needs warmup_iters > 0")
         return self
@@ -178,6 +195,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "device": ("auto", "cpu", "cuda"),
     "progress": ("auto", "bar", "lines", "off"),
     "test_views": ("center", "ten-crop", "multiscale"),
+    "folder_pipeline": ("imagenet", "auto", "small", "large"),
+    "norm_stats": ("auto", "data", "init", "imagenet"),
+    "init_source": ("torchvision", "timm", "cifar-reference", "resnetlab", None),
 }
 WD_EXCLUDE = ("norm", "bias")
 

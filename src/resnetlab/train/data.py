@@ -8,7 +8,7 @@ by FolderLoader with the paper's scale augmentation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +19,15 @@ from resnetlab.data import (
     DeviceLoader,
     FolderLoader,
     ImageSet,
+    channel_stats,
     load_dataset,
     scan_folder,
     split_validation,
     stratified_subset,
 )
+from resnetlab.data.pipeline.auto import choose_pipeline, inspect_images, read_images
+from resnetlab.data.pipeline.dataset_loader import DatasetLoader
+from resnetlab.data.pipeline.folder_loader import worker_count
 from resnetlab.data.pipeline.image_transforms import CenterCrop, MultiScale, ScaleAugment, TenCrop
 from resnetlab.data.pipeline.normalization import Normalization
 from resnetlab.data.sets.datasets import stratified_indices
@@ -34,12 +38,16 @@ from resnetlab.train.config import TrainConfig
 
 @dataclass
 class Splits:
+    """test may be None (a folder with train/ and val/ only: val is reported, as val);
+    notes: how the pipeline was chosen, one sentence each (report.md's "Data")."""
+
     train: ImageSet | FolderSet
     val: ImageSet | FolderSet | None
-    test: ImageSet | FolderSet
+    test: ImageSet | FolderSet | None
     classes: list[str]
     normalization: Normalization
     input_size: list[int]
+    notes: list[str] = field(default_factory=list)
 
     @property
     def folder(self) -> bool:
@@ -55,22 +63,35 @@ def folder_root(config: TrainConfig) -> Path:
     root = Path(config.data_root or config.data).expanduser()
     if not (root / "train").is_dir():
         raise (FileNotFoundError if config.data_root else ValueError)(
-            f"unknown data set {config.data!r}: the built-in ones are {', '.join(SOURCES)}; an "
-            f"image folder needs train/<class>/<image> and val/<class>/<image> under it "
+            f"unknown data set {config.data!r}: the built-in ones are {', '.join(SOURCES)}; "
+            f"any folder of class folders works: train/<class>/<image> (val/ and test/ in the "
+            f"same layout are optional) "
             f"(give it as --data PATH or --data-root PATH; {root / 'train'} is not a folder)")
     return root
 
 
-def load_splits(config: TrainConfig) -> Splits:
-    """The run's splits: optional stratified subset of train, then the validation hold-out."""
+def load_splits(config: TrainConfig, input_size: list[int] | None = None,
+                init_normalization: dict[str, Any] | None = None) -> Splits:
+    """The run's splits: optional stratified subset of train, then the validation hold-out.
+
+    input_size ([C, H, W]) and init_normalization: the init weights' (fine-tuning), or the
+    trained model's when evaluating: they set a folder's channels and small-image size, and
+    the normalisation under norm_stats "auto"/"init"."""
     if is_builtin(config.data):
-        return _imageset_splits(config)
-    return _folder_splits(config)
+        return _imageset_splits(config, input_size, init_normalization)
+    return _folder_splits(config, input_size, init_normalization)
 
 
-def _imageset_splits(config: TrainConfig) -> Splits:
+def _imageset_splits(config: TrainConfig, input_size=None, init_norm=None) -> Splits:
     train = load_dataset(config.data, "train", root=config.data_root)
     test = load_dataset(config.data, "test", root=config.data_root)
+    notes = []
+    if input_size and input_size[0] != train.images.shape[1] and not config.channels:
+        train, test = (_to_channels(ds, input_size[0]) for ds in (train, test))
+        notes.append(f"images converted to {input_size[0]} channel(s): the init weights' input")
+    elif config.channels and config.channels != train.images.shape[1]:
+        train, test = (_to_channels(ds, config.channels) for ds in (train, test))
+        notes.append(f"images converted to {config.channels} channel(s) (set by channels)")
     if config.subset is not None:
         _check_subset(config, len(train))
         train = stratified_subset(train, config.subset, seed=config.seed)
@@ -78,17 +99,84 @@ def _imageset_splits(config: TrainConfig) -> Splits:
     if config.val_size:
         _check_val(config, len(train))
         train, val = split_validation(train, config.val_size, seed=config.seed)
-    return Splits(train, val, test, list(train.classes), normalization(config, train),
-                  list(train.images.shape[1:]))
+    norm = _chosen_normalization(config, train, init_norm, notes)
+    return Splits(train, val, test, list(train.classes), norm,
+                  list(train.images.shape[1:]), notes)
 
 
-def _folder_splits(config: TrainConfig) -> Splits:
+def _to_channels(ds: ImageSet, channels: int) -> ImageSet:
+    """Gray -> RGB (the channel repeated) or RGB -> gray (ITU-R 601 luma)."""
+    x = ds.images
+    if channels == 3 and x.shape[1] == 1:
+        x, mean, std = x.expand(-1, 3, -1, -1).contiguous(), ds.mean * 3, ds.std * 3
+    elif channels == 1 and x.shape[1] == 3:
+        w = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+        x = (x.float() * w).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
+        mean, std = channel_stats(x)
+    else:
+        return ds
+    return replace(ds, images=x, mean=tuple(mean), std=tuple(std))
+
+
+def _chosen_normalization(config: TrainConfig, train: ImageSet, init_norm,
+                          notes: list[str]) -> Normalization:
+    """norm_stats: "auto" (the init weights' when fine-tuning, else the data's), "data",
+    "init", "imagenet"; a note says which was used."""
+    use = config.norm_stats
+    if use == "auto":
+        use = "init" if init_norm and config.normalize != "none" else "data"
+    if use == "init":
+        if not init_norm:
+            raise ValueError("norm_stats=init: the init weights carry no normalisation; use "
+                             "norm_stats=data")
+        norm = Normalization.from_meta(init_norm)
+        if norm.channels != train.images.shape[1]:
+            raise ValueError(f"the init weights normalise {norm.channels} channel(s) but the "
+                             f"images have {train.images.shape[1]}: set channels="
+                             f"{norm.channels}")
+        notes.append(f"normalisation from the init weights ({_describe_norm(norm)})")
+        return norm
+    if use == "imagenet":
+        notes.append("normalisation: ImageNet's statistics (norm_stats=imagenet)")
+        return Normalization.imagenet()
+    norm = normalization(config, train)
+    if config.normalize != "none":
+        notes.append(f"normalisation computed from the training split "
+                     f"({_describe_norm(norm)})")
+    return norm
+
+
+def _describe_norm(norm: Normalization) -> str:
+    if norm.kind != "channel":
+        return norm.kind
+    return ("mean " + ", ".join(f"{m:.3f}" for m in norm.mean) + "; std "
+            + ", ".join(f"{s:.3f}" for s in norm.std))
+
+
+def _folder_splits(config: TrainConfig, input_size=None, init_norm=None) -> Splits:
+    """train/ + val/ + test/: val selects, test is reported; train/ + val/: val (named val);
+    train/ only: a stratified hold-out of val_size (default 10%) is the val split.
+    With val_size set, the hold-out is val and val/ (or test/) is the test split, as before."""
     root = folder_root(config)
     train = scan_folder(root / "train")
-    test_dir = root / "val" if (root / "val").is_dir() else root / "test"
-    test = scan_folder(test_dir)
-    if test.classes != train.classes:
-        raise ValueError(f"{test_dir} and {root / 'train'} hold different class folders")
+    if len(train.classes) < 2:
+        raise ValueError(f"{root / 'train'} holds one class folder ({train.classes[0]}): a "
+                         "classifier needs at least two, one folder of images per class")
+    found = {s: scan_folder(root / s) for s in ("val", "test") if (root / s).is_dir()}
+    for s, ds in found.items():
+        if ds.classes != train.classes:
+            raise ValueError(f"{root / s} and {root / 'train'} hold different class folders")
+    notes = []
+    val_size = config.val_size
+    if config.val_size:
+        test = found["val"] if "val" in found else found.get("test")
+        val = None
+    else:
+        val, test = found.get("val"), found.get("test")
+        if val is None and test is None:
+            val_size = max(len(train.classes), len(train) // 10)
+            notes.append(f"train/ only: {val_size} training images (10%, stratified) are "
+                         "held out for validation (set val_size to change it)")
     labels = torch.tensor([label for _, label in train.samples])
 
     def pick(ds, idx):
@@ -98,15 +186,62 @@ def _folder_splits(config: TrainConfig) -> Splits:
         _check_subset(config, len(train))
         idx = stratified_indices(labels, config.subset, config.seed)
         train, labels = pick(train, idx), labels[idx]
-    val = None
-    if config.val_size:
-        _check_val(config, len(train))
-        held = stratified_indices(labels, config.val_size, config.seed)
+    if val is None and val_size:
+        if val_size >= len(train):
+            raise ValueError(f"val_size={val_size} leaves no training images out of "
+                             f"{len(train)}")
+        held = stratified_indices(labels, val_size, config.seed)
         keep = torch.ones(len(train), dtype=torch.bool)
         keep[held] = False
         train, val = pick(train, keep.nonzero().flatten()), pick(train, held)
-    return Splits(train, val, test, list(train.classes), Normalization.imagenet(),
-                  [3, config.image_size, config.image_size])
+    if config.folder_pipeline == "imagenet":
+        return Splits(train, val, test, list(train.classes), Normalization.imagenet(),
+                      [3, config.image_size, config.image_size], notes)
+    return _chosen_folder_pipeline(config, train, val, test, input_size, init_norm, notes)
+
+
+def _chosen_folder_pipeline(config, train, val, test, input_size, init_norm, notes) -> Splits:
+    """folder_pipeline auto / small / large: size, channels and normalisation from the data
+    (or the init weights); "small" folders are read into memory as ImageSets."""
+    stats = inspect_images(train.samples, seed=config.seed)
+    choice = choose_pipeline(stats, config.folder_pipeline, image_size=config.image_size,
+                             channels=config.channels, init_size=input_size)
+    notes = choice.reasons + notes
+    classes = list(train.classes)
+    if choice.kind == "small":
+        def load(ds, split):
+            if ds is None:
+                return None
+            images = read_images([p for p, _ in ds.samples], choice.size, choice.channels)
+            labels = torch.tensor([lab for _, lab in ds.samples], dtype=torch.int64)
+            return images, labels, split
+
+        parts = [load(train, "train"), load(val, "val"), load(test, "test")]
+        mean, std = channel_stats(parts[0][0])
+        sets = [None if p is None else ImageSet(p[0], p[1], classes, mean, std,
+                                                 name=config.data, split=p[2]) for p in parts]
+        train_set, val_set, test_set = sets
+        norm = _chosen_normalization(config, train_set, init_norm, notes)
+        notes.append(f"augmentation: pad {config.pad} px + random crop + "
+                     f"{'flip' if config.flip else 'no flip'}")
+        return Splits(train_set, val_set, test_set, classes, norm,
+                      list(train_set.images.shape[1:]), notes)
+    # large: the folder loader (RGB) at image_size crops, normalisation from a sample
+    sample = stratified_indices(torch.tensor([lab for _, lab in train.samples]),
+                                min(len(train), 256), config.seed)
+    paths = [train.samples[i][0] for i in sample.tolist()]
+    probe = ImageSet(read_images(paths, (64, 64), 3), torch.zeros(len(paths), dtype=torch.int64),
+                     classes[:1], (0.0,) * 3, (1.0,) * 3)
+    probe.mean, probe.std = channel_stats(probe.images)
+    norm = _chosen_normalization(config, probe, init_norm, notes)
+    if norm.kind != "channel" or norm.channels != 3:
+        raise ValueError("large images are read as RGB and normalised per channel: set "
+                         "normalize=channel")
+    notes.append(f"augmentation: scale [{config.scale_min}, {config.scale_max}] + "
+                 f"{config.image_size} px crop + flip; evaluation: resize {config.eval_resize}"
+                 f" + centre crop")
+    return Splits(train, val, test, classes, norm, [3, config.image_size, config.image_size],
+                  notes)
 
 
 def _check_subset(config: TrainConfig, n: int) -> None:
@@ -142,6 +277,10 @@ def make_loader(ds, norm: Normalization | dict[str, Any], batch_size: int, *, tr
     if isinstance(ds, FolderSet):
         return _folder_loader(ds, norm, batch_size, train=train, config=config, device=device,
                               dist=dist, views=views)
+    if not isinstance(ds, ImageSet):  # fit()'s own torch Dataset: items are model input
+        return DatasetLoader(ds, batch_size, train=train, device=device, seed=config.seed,
+                             rank=dist.rank, world_size=dist.world_size,
+                             channels_last=config.channels_last)
     return DeviceLoader(ds.images, ds.labels, batch_size, train=train, device=device,
                         pad=config.pad, flip=config.flip, seed=config.seed, rank=dist.rank,
                         world_size=dist.world_size, channels_last=config.channels_last,
@@ -164,6 +303,7 @@ def _folder_loader(ds, norm, batch_size, *, train, config, device, dist, views):
             seed=config.seed, drop_last=True)
     return FolderLoader(ds, batch_size, train=train, transform=tf, size=size, device=device,
                         normalization=norm, lighting=config.lighting,
-                        workers=config.workers, seed=config.seed, rank=dist.rank,
+                        workers=worker_count(config.workers), seed=config.seed, rank=dist.rank,
                         world_size=dist.world_size, channels_last=config.channels_last,
                         sampler=sampler)
+

@@ -8,11 +8,12 @@ resumed run continues exactly where it stopped (mid-epoch included).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from resnetlab.analysis.plots import plot_curves
@@ -24,8 +25,10 @@ from resnetlab.models.registry import create_model, get_spec
 from resnetlab.provenance import machine, versions
 from resnetlab.train import run_folder
 from resnetlab.train.config import TrainConfig
-from resnetlab.train.data import load_splits, make_loader
+from resnetlab.train.data import Splits, load_splits, make_loader
 from resnetlab.train.evaluate import EvalResult, evaluate_model
+from resnetlab.train.finetune import freeze_stages, model_for, read_init
+from resnetlab.train.own_data import data_label, own_splits
 from resnetlab.train.progress import Progress
 from resnetlab.train.run_folder import (
     STATE_FILE,
@@ -64,11 +67,36 @@ class RunResult:
 
 
 def fit(config: TrainConfig, out_dir: str | Path, resume: bool = True, force: bool = False,
-        progress: str | None = None) -> RunResult:
+        progress: str | None = None, *, model: nn.Module | str | None = None,
+        train_data: Any = None, val_data: Any = None, test_data: Any = None) -> RunResult:
     """Train per config into out_dir; resume a half-finished run there; return its results.
 
     A folder whose summary.json says "complete" for the same config is returned as is.
+
+    model: any nn.Module taking N×C×H×W batches to N×classes logits (used as given; its
+    class name becomes the config's `model`), or a registry name; default config.model.
+    train_data / val_data / test_data: an ImageSet, (images, labels[, classes]) tensors
+    (uint8 or float N×C×H×W), or any torch Dataset of (C×H×W tensor, label) items (see
+    train/own_data.py); default config.data. The run folder, resume, metrics and report
+    are those of any run.
     """
+    if isinstance(model, str):
+        config = replace(config, model=model)
+    elif model is not None:
+        if not isinstance(model, nn.Module):
+            raise ValueError(f"model must be an nn.Module or a registry name, not a "
+                             f"{type(model).__name__}")
+        config = replace(config, model=type(unwrap(model)).__name__)
+    if isinstance(train_data, str):
+        config = replace(config, data=train_data)
+        train_data = None
+    own = None
+    if train_data is not None:
+        own = own_splits(config, train_data, val_data, test_data)
+        config = replace(config, data=data_label(train_data))
+    elif val_data is not None or test_data is not None:
+        raise ValueError("val_data / test_data go with train_data (or leave all three unset "
+                         "to use config.data)")
     config.validate()
     out = Path(out_dir)
     dist = dist_info()
@@ -78,6 +106,7 @@ def fit(config: TrainConfig, out_dir: str | Path, resume: bool = True, force: bo
         if dist.is_main:  # a kill may have taken the report, curves or table: write them again
             run_folder.restore_artefacts(out, summary)
         return RunResult(out, summary, run_folder.read_metrics(out))
+    created = not out.exists()
     if dist.is_main:  # a full or read-only folder is said now, not after the first epoch
         check_writable(out, "--out")
     barrier(dist, "fit.start")
@@ -85,7 +114,14 @@ def fit(config: TrainConfig, out_dir: str | Path, resume: bool = True, force: bo
     try:
         torch.set_num_threads(config.threads or (
             DETERMINISTIC_THREADS if config.deterministic else auto_threads()))
-        return _Run(config, out, dist, progress or config.progress).train(action == "resume")
+        try:
+            run = _Run(config, out, dist, progress or config.progress,
+                       model=model if isinstance(model, nn.Module) else None, splits=own)
+        except Exception:
+            if created and dist.is_main and out.is_dir() and not any(out.iterdir()):
+                out.rmdir()  # a run that never started leaves no empty folder behind
+            raise
+        return run.train(action == "resume")
     finally:
         torch.set_num_threads(threads)
 
@@ -94,12 +130,18 @@ class _Run:
     """One training run's objects, built from the config; train() runs the loop: one step a
     batch, then, at their iterations, a metrics row, an evaluation and a checkpoint."""
 
-    def __init__(self, config: TrainConfig, out: Path, dist: DistInfo, progress: str):
+    def __init__(self, config: TrainConfig, out: Path, dist: DistInfo, progress: str,
+                 model: nn.Module | None = None, splits: Splits | None = None):
         self.config, self.out, self.dist = config, out, dist
         seed_everything(config.seed + dist.rank, config.deterministic)
         self.device = pick_device(config.device)
         self.amp = resolve_amp(config.amp, self.device)
-        self.splits = load_splits(config)
+        self.init = read_init(config)
+        if splits is None:
+            init = self.init
+            splits = load_splits(config, init.input_size if init else None,
+                                 init.normalization if init else None)
+        self.splits = splits
         self.classes = self.splits.classes
         s, norm = self.splits, self.splits.normalization
         self.train_loader = make_loader(s.train, norm, config.batch_size, train=True,
@@ -111,11 +153,17 @@ class _Run:
         self.batches_per_epoch = len(self.train_loader)
         self.total = config.total_iters(self.batches_per_epoch)
 
-        spec = get_spec(config.model)
-        overrides = {"num_classes": len(self.classes), "in_chans": s.input_size[0],
-                     **config.model_overrides}
-        self.overrides = overrides
-        self.model = create_model(config.model, **overrides).to(self.device)
+        if model is None:
+            self.model_name, self.overrides = model_for(config, self.init, len(self.classes),
+                                                        s.input_size[0])
+            depth = get_spec(self.model_name).depth
+            model = create_model(self.model_name, **self.overrides)
+        else:  # the caller's own module
+            self.model_name, self.overrides, depth = config.model, {}, 0
+            model.train()
+        self.load_report = self.init.load_into(model) if self.init is not None else None
+        self.frozen = freeze_stages(unwrap(model), config.freeze)
+        self.model = model.to(self.device)
         if config.sync_bn and dist.enabled:  # before the optimizer: conversion makes new modules
             self.model = convert_sync_batchnorm(self.model, self.device)
         if config.channels_last:
@@ -127,7 +175,7 @@ class _Run:
                                      use_buffers=True)
         self.step = TrainStep(self.model, self.optimizer, config, self.device, self.amp,
                               distributed=dist.enabled)
-        self.sched = LRSchedule(config, self.total, self.batches_per_epoch, spec.depth)
+        self.sched = LRSchedule(config, self.total, self.batches_per_epoch, depth)
         self.progress = Progress(self.total, self.batches_per_epoch, mode=progress,
                                  enabled=dist.is_main)
         self.tb = _tensorboard(out, config, dist.is_main)
@@ -145,6 +193,9 @@ class _Run:
         elif self.dist.is_main:
             run_folder.clear_run(self.out)
             run_folder.write_config(self.out, config)
+        if self.progress.mode != "off":  # the log: what was chosen and loaded
+            for line in self._setup_lines():
+                print(line, file=self.progress.stream, flush=True)
         self.progress.start(self.it)
         window, t_window = [], time.perf_counter()
         t_start = time.perf_counter() - self.elapsed
@@ -317,8 +368,18 @@ class _Run:
             "lr, set grad_clip or warm-up, then continue with --resume --force")
 
     # -- outputs -------------------------------------------------------------------------
+    def _setup_lines(self) -> list[str]:
+        """What the run chose: the data pipeline and, when fine-tuning, the weights loaded."""
+        lines = [f"data: {note}" for note in self.splits.notes]
+        if self.load_report is not None:
+            lines.append(f"init: {self.load_report.summary()}")
+        if self.frozen:
+            lines.append(f"frozen (no gradients, BatchNorm in eval mode): "
+                         f"{', '.join(self.frozen)}")
+        return lines
+
     def _meta(self, results: dict[str, EvalResult]) -> dict[str, Any]:
-        return {"model": self.config.model, "overrides": self.overrides, "classes": self.classes,
+        return {"model": self.model_name, "overrides": self.overrides, "classes": self.classes,
                 "normalization": self.splits.normalization.to_meta(),
                 "input_size": self.splits.input_size, "dataset": self.config.data,
                 "recipe": self.config.to_dict(), "iter": self.it,
@@ -340,6 +401,7 @@ class _Run:
                if self.amp else "off", "world_size": self.dist.world_size,
                "train_images": len(self.splits.train), "threads": torch.get_num_threads(),
                "best": self.best,
+               "data_pipeline": list(self.splits.notes), "init": self._init_summary(),
                "final": {"train_loss": last.get("train_loss"),
                          "train_error": last.get("train_error")},
                "loss_exploded": run_folder.loss_explosion(self.rows),
@@ -348,12 +410,22 @@ class _Run:
         for name, r in final.items():
             out["final"][f"{name}_images"] = r.n
             out["final"][f"{name}_error"] = r.top1_error
-            out["final"][f"{name}_top5_error"] = r.top5_error
+            if len(self.classes) > 5:  # top-5 says nothing with 5 classes or fewer
+                out["final"][f"{name}_top5_error"] = r.top5_error
             out["final"][f"{name}_loss"] = r.loss
-        if "test" in final:
-            out["final"]["test_per_class_accuracy"] = dict(
-                zip(self.classes, final["test"].per_class_accuracy))
+        reported = "test" if "test" in final else "val" if "val" in final else None
+        if reported:
+            out["final"][f"{reported}_per_class_accuracy"] = dict(
+                zip(self.classes, final[reported].per_class_accuracy))
         return out
+
+    def _init_summary(self) -> dict[str, Any] | None:
+        r = self.load_report
+        if r is None:
+            return None
+        return {"source": r.source, "loaded": len(r.loaded), "new": list(r.new),
+                "head_replaced": r.head_replaced, "frozen": list(self.frozen),
+                "summary": r.summary()}
 
     def _finish(self, final: dict[str, EvalResult]) -> RunResult:
         summary = self._summary("complete", final)
@@ -362,7 +434,7 @@ class _Run:
             run_folder.write_metrics(self.out, self.rows)
             try:  # matplotlib is optional (the plots extra)
                 plot_curves(self.rows, self.out / run_folder.CURVES_FILE,
-                            title=f"{self.config.model} on {self.config.data}")
+                            title=f"{self.model_name} on {self.config.data}")
             except ImportError as e:
                 print(f"{run_folder.CURVES_FILE} not written: {e}", flush=True)
             atomic_write_text(self.out / run_folder.REPORT_FILE,

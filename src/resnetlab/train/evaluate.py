@@ -108,13 +108,17 @@ def evaluate_checkpoint(path: str | Path, data: str | None = None, split: str = 
     config = config_from_dict(recipe, f"{path} recipe") if recipe else TrainConfig(epochs=1)
     config.data = data or meta.get("dataset") or config.data
     config.data_root = data_root or config.data_root
-    if split == "val" and not config.val_size:
-        raise ValueError(f"{path} was trained without a validation split (val_size=0): use "
-                         "--split test")
     if data and data != meta.get("dataset"):
         config.subset, config.val_size = None, 0
-    splits = load_splits(config)
+    # the model's own input (a folder's chosen size and channels), not the data's guess
+    splits = load_splits(config, input_size=meta.get("input_size")
+                         if config.folder_pipeline != "imagenet" else None)
     ds = {"train": splits.train, "val": splits.val, "test": splits.test}[split]
+    if ds is None:
+        other = "test" if split == "val" else "val"
+        what = "validation split (val_size=0)" if split == "val" else "test split"
+        raise ValueError(f"{path} was trained without a {what} on {config.data}: use --split "
+                         f"{other}")
     classes = meta.get("classes") or splits.classes
     if len(classes) != len(splits.classes):
         raise ValueError(f"{path} predicts {len(classes)} classes but {config.data} has "

@@ -220,6 +220,15 @@ def format_report(summary: dict[str, Any], config: TrainConfig) -> str:
     if skipped:
         lines += ["", f"**{len(skipped)} image(s) could not be read and were skipped:**", ""]
         lines += [f"- `{path}`: {why}" for path, why in skipped.items()]
+    init = summary.get("init")
+    if init:
+        lines += ["", "## Init weights", "", init["summary"] + "."]
+        if init.get("frozen"):
+            lines.append(f"Frozen (no gradients, BatchNorm in eval mode): "
+                         f"{', '.join(init['frozen'])}.")
+    if summary.get("data_pipeline"):
+        lines += ["", "## Data", ""] + [f"- {note}" for note in summary["data_pipeline"]]
+        lines.append("")
     select = ("best.safetensors is the checkpoint with the lowest validation error" if best
               else "there is no validation split: the model is the final weights")
     lines += ["", f"Errors are top-1 unless marked; {select}; nothing is selected on test.", "",

@@ -29,6 +29,16 @@ from resnetlab.data.pipeline.normalization import IMAGENET_MEAN, IMAGENET_STD, N
 from resnetlab.data.sets.folders import FolderSet, scan_folder
 
 
+def worker_count(wanted: int) -> int:
+    """Loader worker processes: `wanted`, at most one per CPU core this process may use (so
+    torch never warns that the workers outnumber the cores)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(0, min(wanted, cores))
+
+
 def sample_rng(seed: int, epoch: int, index: int) -> random.Random:
     state = np.random.SeedSequence([seed, epoch, index]).generate_state(2, np.uint32)
     return random.Random(int(state[0]) << 32 | int(state[1]))
@@ -126,7 +136,7 @@ class FolderLoader:
                              f"world_size ({world_size})")
         self.transform_name = transform
         self.device = torch.device(device)
-        self.train, self.workers, self.seed = train, workers, seed
+        self.train, self.workers, self.seed = train, worker_count(workers), seed
         self.skip_corrupt, self.channels_last, self.sampler = skip_corrupt, channels_last, sampler
         self.plan = rank_batches(len(self.folder), batch_size, train=train, rank=rank,
                                  world_size=world_size, drop_last=drop_last)
