@@ -63,7 +63,7 @@ def run(args) -> int:
         for key, kind, default in key_help():
             print(f"{key:20s} {kind:28s} {default}")
         return 0
-    config = load_recipe(args.recipe, build_overrides(args))
+    config = load_recipe(args.recipe, build_overrides(args), rescale=True)
     out = Path(args.out or f"runs/{config.recipe}-{config.model}-{config.data}")
     info = distributed.env_info()
     if args.nproc and args.nproc > 1 and not info.enabled:

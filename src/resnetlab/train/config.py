@@ -66,6 +66,11 @@ class TrainConfig:
     warmup_lr: float = 0.0
     warmup_until_error: float | None = None
     warmup_min_depth: int = 0
+    # The full-length run that milestones, warmup_iters (and val_size) were stated for, set by
+    # load_recipe(rescale=True) when a run is shortened or lengthened (--iters / --epochs /
+    # --subset): {"iters": N} or {"epochs": E, "train_images": M or None}, and "scale": the
+    # keys to move to the same fractions of this run. {} (the default): used as stated.
+    schedule_reference: dict = field(default_factory=dict)
     # regularisation
     label_smoothing: float = 0.0
     ema: float = 0.0
@@ -152,6 +157,13 @@ class TrainConfig:
                              "a crop cannot be larger than the image")
         if self.subset is not None and self.subset < 1:
             raise ValueError(f"subset must be a positive number of images, got {self.subset}")
+        ref = self.schedule_reference
+        if ref and (set(ref) - {"iters", "epochs", "train_images", "scale"}
+                    or not set(ref.get("scale", [])) <= set(RESCALED)
+                    or ("iters" in ref) == ("epochs" in ref)):
+            raise ValueError(f"schedule_reference={ref!r}: give {{}} or {{iters: N}} / "
+                             "{epochs: E}, with train_images (null = all) and scale (a list "
+                             f"of {', '.join(RESCALED)})")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if not 0 <= self.ema < 1:
@@ -166,6 +178,22 @@ class TrainConfig:
         if self.warmup != "none" and not self.warmup_iters:
             raise ValueError(f"warmup={self.warmup!r} needs warmup_iters > 0")
         return self
+
+
+# The schedule keys each choice of `schedule` / `warmup` uses; a key set for a schedule that
+# ignores it is refused by load_recipe when an override sets it (a recipe may keep the
+# values of another schedule, e.g. paper-imagenet's milestones for --set schedule=step).
+SCHEDULE_KEYS = {"milestones": ("step",), "milestone_unit": ("step",),
+                 "gamma": ("step", "plateau"), "final_lr": ("cosine", "onecycle", "plateau"),
+                 "plateau_patience": ("plateau",), "plateau_threshold": ("plateau",)}
+WARMUP_KEYS = {"warmup_iters": ("linear", "constant"), "warmup_lr": ("linear", "constant"),
+               "warmup_until_error": ("constant",), "warmup_min_depth": ("linear", "constant")}
+
+
+def ignored_keys(config: TrainConfig) -> set[str]:
+    """The schedule keys that config's schedule and warm-up never read."""
+    out = {k for k, used in SCHEDULE_KEYS.items() if config.schedule not in used}
+    return out | {k for k, used in WARMUP_KEYS.items() if config.warmup not in used}
 
 
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -220,24 +248,66 @@ def read_recipe(name_or_path: str | Path) -> dict[str, Any]:
     return data
 
 
-def load_recipe(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
+def load_recipe(name_or_path: str | Path, overrides: dict[str, Any] | None = None,
+                rescale: bool = False) -> TrainConfig:
     """The TrainConfig of a recipe (shipped name or YAML path) with `overrides` applied.
 
     Override values may be typed values or strings as typed on a command line ("0.1",
     "true", "[32000, 48000]"). Setting `epochs` clears the recipe's `iters` and vice versa.
+    An override that the resulting schedule ignores (milestones under onecycle) is refused.
+    rescale=True (what `resnetlab train` and `demo` use): when the overrides change the run's
+    length (iters, epochs or subset), the recipe's milestones and warmup_iters (and, with a
+    subset, its val_size) move to the same fractions of the new run, unless the overrides
+    state them too (see schedule_reference). Without it every value is used as stated.
     """
     values = read_recipe(name_or_path)
     values["recipe"] = values.get("recipe") or Path(str(name_or_path)).stem
     where = f"recipe {values['recipe']!r}"
     values = {k: coerce(k, v, where) for k, v in values.items()}
     overrides = dict(overrides or {})
+    recipe_values = dict(values)
     if "epochs" in overrides and "iters" not in overrides:
         values["iters"] = None
     if "iters" in overrides and "epochs" not in overrides:
         values["epochs"] = None
     for key, value in overrides.items():
         values[key] = coerce(key, value, "override")
-    return TrainConfig(**values).validate()
+    if rescale and "schedule_reference" not in overrides:
+        values["schedule_reference"] = _reference(recipe_values, overrides)
+    config = TrainConfig(**values)
+    ignored = {k for k in ignored_keys(config) & set(overrides)
+               if getattr(config, k) != _default(k)}  # an override to the default is harmless
+    if ignored:
+        key = sorted(ignored)[0]
+        uses = {**SCHEDULE_KEYS, **WARMUP_KEYS}[key]
+        what = "schedule" if key in SCHEDULE_KEYS else "warmup"
+        raise ValueError(f"{key} is ignored under {what}={getattr(config, what)!r} (used only "
+                         f"by {what}={' | '.join(uses)}): drop it, or set {what} too")
+    return config.validate()
+
+
+def _default(key: str) -> Any:
+    f = FIELDS[key]
+    return f.default_factory() if f.default is dataclasses.MISSING else f.default
+
+
+RESCALED = ("milestones", "warmup_iters", "val_size")
+
+
+def _reference(recipe: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """schedule_reference for a recipe whose length the overrides change ({} when they do
+    not): the recipe's own length and the keys the overrides leave to rescale."""
+    length = ("iters", "epochs", "subset")
+    if not any(k in overrides and overrides[k] != recipe.get(k) for k in length):
+        return {}
+    scale = [k for k in RESCALED if k not in overrides and recipe.get(k)]
+    if "val_size" in scale and "subset" not in overrides:
+        scale.remove("val_size")
+    if not scale:
+        return {}
+    ref: dict[str, Any] = ({"iters": recipe["iters"]} if recipe.get("iters") is not None
+                           else {"epochs": recipe.get("epochs")})
+    return {**ref, "train_images": recipe.get("subset"), "scale": scale}
 
 
 def config_from_dict(values: dict[str, Any], where: str = "config") -> TrainConfig:

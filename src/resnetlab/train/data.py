@@ -40,6 +40,7 @@ class Splits:
     classes: list[str]
     normalization: Normalization
     input_size: list[int]
+    full_train_images: int = 0  # the data set's training images, before subset and hold-out
 
     @property
     def folder(self) -> bool:
@@ -71,15 +72,17 @@ def load_splits(config: TrainConfig) -> Splits:
 def _imageset_splits(config: TrainConfig) -> Splits:
     train = load_dataset(config.data, "train", root=config.data_root)
     test = load_dataset(config.data, "test", root=config.data_root)
+    full = len(train)
     if config.subset is not None:
         _check_subset(config, len(train))
         train = stratified_subset(train, config.subset, seed=config.seed)
     val = None
-    if config.val_size:
-        _check_val(config, len(train))
-        train, val = split_validation(train, config.val_size, seed=config.seed)
+    val_size = held_out(config, full)
+    if val_size:
+        _check_val(config, val_size, len(train))
+        train, val = split_validation(train, val_size, seed=config.seed)
     return Splits(train, val, test, list(train.classes), normalization(config, train),
-                  list(train.images.shape[1:]))
+                  list(train.images.shape[1:]), full)
 
 
 def _folder_splits(config: TrainConfig) -> Splits:
@@ -90,6 +93,7 @@ def _folder_splits(config: TrainConfig) -> Splits:
     if test.classes != train.classes:
         raise ValueError(f"{test_dir} and {root / 'train'} hold different class folders")
     labels = torch.tensor([label for _, label in train.samples])
+    full = len(train)
 
     def pick(ds, idx):
         return replace(ds, samples=[ds.samples[i] for i in idx.tolist()])
@@ -99,14 +103,15 @@ def _folder_splits(config: TrainConfig) -> Splits:
         idx = stratified_indices(labels, config.subset, config.seed)
         train, labels = pick(train, idx), labels[idx]
     val = None
-    if config.val_size:
-        _check_val(config, len(train))
-        held = stratified_indices(labels, config.val_size, config.seed)
+    val_size = held_out(config, full)
+    if val_size:
+        _check_val(config, val_size, len(train))
+        held = stratified_indices(labels, val_size, config.seed)
         keep = torch.ones(len(train), dtype=torch.bool)
         keep[held] = False
         train, val = pick(train, keep.nonzero().flatten()), pick(train, held)
     return Splits(train, val, test, list(train.classes), Normalization.imagenet(),
-                  [3, config.image_size, config.image_size])
+                  [3, config.image_size, config.image_size], full)
 
 
 def _check_subset(config: TrainConfig, n: int) -> None:
@@ -115,9 +120,23 @@ def _check_subset(config: TrainConfig, n: int) -> None:
                          f"{config.data}")
 
 
-def _check_val(config: TrainConfig, n: int) -> None:
-    if config.val_size >= n:
-        raise ValueError(f"val_size={config.val_size} leaves no training images out of {n}")
+def held_out(config: TrainConfig, full_train_images: int) -> int:
+    """The validation images to hold out: val_size, or, when schedule_reference says to scale
+    it with a subset, the same fraction of the subset as val_size is of the whole set."""
+    ref = config.schedule_reference
+    if (config.val_size and config.subset is not None and ref
+            and "val_size" in ref.get("scale", [])):
+        whole = ref.get("train_images") or full_train_images
+        return max(1, round(config.val_size * config.subset / whole))
+    return config.val_size
+
+
+def _check_val(config: TrainConfig, val_size: int, n: int) -> None:
+    if val_size >= n:
+        of = f"the subset of {n}" if config.subset is not None else str(n)
+        raise ValueError(f"val_size={val_size} leaves no training images out of {of}: hold "
+                         f"out fewer with --val-size N (e.g. --val-size {max(1, n // 10)}), or "
+                         "--val-size 0 for none")
 
 
 def normalization(config: TrainConfig, train) -> Normalization:

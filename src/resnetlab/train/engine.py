@@ -8,6 +8,7 @@ resumed run continues exactly where it stopped (mid-epoch included).
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ from resnetlab.train.runtime import (
     resolve_amp,
     seed_everything,
 )
-from resnetlab.train.schedule import LRSchedule
+from resnetlab.train.schedule import LRSchedule, describe, effective_config, never_decays
 from resnetlab.train.step import TrainStep, build_optimizer
 
 
@@ -117,7 +118,14 @@ class _Run:
                                      use_buffers=True)
         self.step = TrainStep(self.model, self.optimizer, config, self.device, self.amp,
                               distributed=dist.enabled)
-        self.sched = LRSchedule(config, self.total, self.batches_per_epoch, spec.depth)
+        self.schedule_config = effective_config(config, self.total, self.batches_per_epoch,
+                                                s.full_train_images)
+        self.sched = LRSchedule(self.schedule_config, self.total, self.batches_per_epoch,
+                                spec.depth)
+        self.schedule_text = describe(self.schedule_config, self.total, spec.depth)
+        if never_decays(self.schedule_config, self.total) and dist.is_main:
+            warnings.warn(f"the lr never decays in this run ({self.schedule_text}): set "
+                          "milestones inside the run or another schedule", stacklevel=2)
         self.progress = Progress(self.total, self.batches_per_epoch, mode=progress,
                                  enabled=dist.is_main)
         self.tb = _tensorboard(out, config) if dist.is_main else None
@@ -134,7 +142,7 @@ class _Run:
         elif self.dist.is_main:
             run_folder.clear_run(self.out)
             run_folder.write_config(self.out, config)
-        self.progress.start(self.it)
+        self.progress.start(self.it, self.schedule_text)
         window, t_window = [], time.perf_counter()
         t_start = time.perf_counter() - self.elapsed
         while self.it < self.total:
@@ -301,6 +309,7 @@ class _Run:
                "device": str(self.device), "amp": str(self.amp).replace("torch.", "")
                if self.amp else "off", "world_size": self.dist.world_size,
                "train_images": len(self.splits.train), "best": self.best,
+               "schedule": self.schedule_text,
                "final": {"train_loss": last.get("train_loss"),
                          "train_error": last.get("train_error")},
                "machine": machine(), "versions": versions()}

@@ -23,8 +23,12 @@ class Progress:
         self.t0 = self.last_line = 0.0
         self.start_it = 0
 
-    def start(self, it: int) -> None:
+    def start(self, it: int, schedule: str = "") -> None:
+        """Begin at iteration `it`; `schedule` (the effective lr schedule, in words) is the
+        first line the person sees."""
         self.t0, self.start_it = time.perf_counter(), it
+        if schedule and self.mode != "off":
+            self._print(schedule)
         if self.mode == "bar":
             from tqdm import tqdm  # lazy: only the "bar" mode draws one
 

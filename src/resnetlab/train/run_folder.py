@@ -142,8 +142,10 @@ def format_report(summary: dict[str, Any], config: TrainConfig) -> str:
              "", f"Status: {summary['status']}. {summary['iters']} iterations "
              f"({summary['epochs']:.2f} epochs) in {duration(summary['time_seconds'])}, "
              f"{summary['train_images_per_second']:.0f} training images/s on "
-             f"{summary['device']} (amp: {summary['amp']}).", "",
-             "| | error % |", "|---|---|"]
+             f"{summary['device']} (amp: {summary['amp']}).", ""]
+    if summary.get("schedule"):
+        lines += [f"Learning rate: {summary['schedule']}.", ""]
+    lines += ["| | error % |", "|---|---|"]
     for key, label in (("test_error", "final test top-1"), ("test_top5_error", "final test top-5"),
                        ("val_error", "final validation top-1"), ("train_error",
                                                                   "train (last window)")):
