@@ -32,6 +32,18 @@ def test_train_prints_where_everything_is(run_dir, root, capsys):
     out = capsys.readouterr().out
     assert "test error" in out and str(run_dir / "report.md") in out
     assert str(run_dir / "curves.png") in out and "best validation error" in out
+    assert out.startswith("already complete: ") and "nothing was trained" in out
+    assert "done:" not in out
+
+
+def test_report_has_the_schedule_per_class_table_confusion_and_only_keys_that_apply(run_dir):
+    report = (run_dir / "report.md").read_text()
+    assert "Learning rate: schedule (onecycle, 10 iterations)" in report
+    assert "## Per class (test)" in report and "| 7 | " in report
+    assert "Confusion matrix" in report and report.count("\n| 3 | ") == 2  # table + matrix
+    assert "scale_min" not in report and "test_views" not in report  # image-folder keys
+    assert "milestones" not in report  # onecycle has none
+    assert "scale_min" in (run_dir / "config.yaml").read_text()
 
 
 def test_evaluate_reports_errors_per_class_and_a_confusion_matrix(run_dir, capsys):

@@ -7,7 +7,7 @@ from pathlib import Path
 from resnetlab import distributed
 from resnetlab.train import fit, load_recipe
 from resnetlab.train.config import key_help
-from resnetlab.train.run_folder import duration
+from resnetlab.train.run_folder import duration, is_finished
 from resnetlab.train.runtime import pick_device
 
 # Shortcut options and the config key each one sets.
@@ -74,7 +74,7 @@ def run(args) -> int:
         return distributed.launch(args.nproc, argv, max_restarts=args.max_restarts)
     distributed.init_distributed(pick_device(config.device), timeout_s=config.dist_timeout)
     try:
-        if info.is_main:
+        if info.is_main and not (is_finished(out, config) and not args.force):
             print(f"training {config.model} on {config.data} (recipe {config.recipe}) into "
                   f"{out}" + (f" on {info.world_size} processes" if info.enabled else ""),
                   flush=True)
@@ -90,8 +90,14 @@ def run(args) -> int:
 def format_result(result) -> str:
     s, out = result.summary, result.out_dir
     final, best = s.get("final", {}), s.get("best")
-    lines = [f"done: {s['iters']} iterations ({s['epochs']:.2f} epochs) in "
-             f"{duration(s['time_seconds'])}, {s['train_images_per_second']:.0f} img/s"]
+    if getattr(result, "already_complete", False):
+        lines = [f"already complete: {out} holds this run, finished earlier ({s['iters']} "
+                 f"iterations, {s['epochs']:.2f} epochs, in {duration(s['time_seconds'])}); "
+                 "nothing was trained. Its report: " + str(out / "report.md"),
+                 "(--force trains it again from the start; --out PATH trains a new copy)"]
+    else:
+        lines = [f"done: {s['iters']} iterations ({s['epochs']:.2f} epochs) in "
+                 f"{duration(s['time_seconds'])}, {s['train_images_per_second']:.0f} img/s"]
     if final.get("test_error") is not None:
         lines.append(f"test error {final['test_error']:.2f}% (accuracy "
                      f"{100 - final['test_error']:.2f}%), top-5 error "

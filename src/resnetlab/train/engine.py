@@ -57,6 +57,7 @@ class RunResult:
     out_dir: Path
     summary: dict[str, Any]
     metrics: list[dict[str, Any]]
+    already_complete: bool = False  # out_dir held this finished run: nothing was trained
 
 
 def fit(config: TrainConfig, out_dir: str | Path, resume: bool = True, force: bool = False,
@@ -71,7 +72,7 @@ def fit(config: TrainConfig, out_dir: str | Path, resume: bool = True, force: bo
     action = run_folder.check_out_dir(out, config, resume, force)
     summary = run_folder.read_summary(out) if action == "resume" else None
     if summary and summary.get("status") == "complete" and not force:
-        return RunResult(out, summary, run_folder.read_metrics(out))
+        return RunResult(out, summary, run_folder.read_metrics(out), already_complete=True)
     barrier(dist, "fit.start")
     threads = torch.get_num_threads()
     try:
@@ -330,8 +331,10 @@ class _Run:
             plot_curves(self.rows, self.out / run_folder.CURVES_FILE,
                         title=f"{self.config.model} on {self.config.data}")
             write_json(self.out / run_folder.SUMMARY_FILE, summary)
-            atomic_write_text(self.out / run_folder.REPORT_FILE,
-                              run_folder.format_report(summary, self.config))
+            test = final.get("test")
+            atomic_write_text(self.out / run_folder.REPORT_FILE, run_folder.format_report(
+                summary, self.config, folder=self.splits.folder,
+                confusion=test.confusion if test else None, classes=self.classes))
             if self.tb:
                 self.tb.close()
         barrier(self.dist, "finish")
