@@ -128,7 +128,7 @@ class _Run:
             warnings.warn(f"the lr never decays in this run ({self.schedule_text}): set "
                           "milestones inside the run or another schedule", stacklevel=2)
         self.progress = Progress(self.total, self.batches_per_epoch, mode=progress,
-                                 enabled=dist.is_main)
+                                 enabled=dist.is_main, eval_every=config.eval_every)
         self.tb = _tensorboard(out, config) if dist.is_main else None
         self.it, self.elapsed, self.rows = 0, 0.0, []
         self.best: dict[str, Any] | None = None
@@ -207,6 +207,7 @@ class _Run:
 
     def _evaluate(self, final: bool) -> dict[str, EvalResult]:
         model = self.ema.module if self.ema is not None else self.model
+        self.progress.evaluating(self.it)
         broadcast_buffers(unwrap(model), "evaluate.buffers")  # all ranks score rank 0's model
         results = {}
         for name, loader in self.eval_loaders.items():
