@@ -109,6 +109,32 @@ def test_list_keys(capsys):
     assert main(["train", "--list-keys"]) == 0
     out = capsys.readouterr().out
     assert "warmup_until_error" in out and "label_smoothing" in out
+    assert "schedule: lr schedule\n    values: step | cosine | onecycle | plateau | constant" in out
+
+
+def test_every_key_has_a_meaning():
+    from resnetlab.train.config import FIELDS, KEY_DOCS
+
+    assert set(KEY_DOCS) == set(FIELDS), "add the new key's meaning to train.config.KEY_DOCS"
+
+
+def _parsers(parser, path=("resnetlab",)):
+    import argparse
+
+    yield " ".join(path), parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _parsers(sub, (*path, name))
+
+
+def test_every_option_of_every_command_has_a_line_of_help():
+    from resnetlab.cli import build_parser
+
+    missing = [f"{where} {'/'.join(a.option_strings)}"
+               for where, parser in _parsers(build_parser()) for a in parser._actions
+               if a.option_strings and not a.help and a.dest != "help"]
+    assert not missing, f"options without help: {missing}"
 
 
 def test_bench_train_json(capsys):

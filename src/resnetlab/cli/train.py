@@ -6,7 +6,7 @@ from pathlib import Path
 
 from resnetlab import distributed
 from resnetlab.train import fit, load_recipe
-from resnetlab.train.config import key_help
+from resnetlab.train.config import describe_keys
 from resnetlab.train.run_folder import duration, is_finished
 from resnetlab.train.runtime import pick_device
 
@@ -60,8 +60,8 @@ def without_launch_options(argv: list[str]) -> list[str]:
 
 def run(args) -> int:
     if args.list_keys:
-        for key, kind, default in key_help():
-            print(f"{key:20s} {kind:28s} {default}")
+        for key, allowed, default, meaning in describe_keys():
+            print(f"{key}: {meaning}\n    values: {allowed}; default: {default}")
         return 0
     config = load_recipe(args.recipe, build_overrides(args), rescale=True)
     out = Path(args.out or f"runs/{config.recipe}-{config.model}-{config.data}")
@@ -126,16 +126,18 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=int, help="global batch size")
     p.add_argument("--lr", type=float, help="peak learning rate, per batch")
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=int, help="random seed (data order, augmentation, init)")
     p.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"), help="mixed precision")
     p.add_argument("--compile", action="store_true", default=None, help="use torch.compile")
-    p.add_argument("--no-compile", dest="compile", action="store_false")
+    p.add_argument("--no-compile", dest="compile", action="store_false",
+                   help="do not use torch.compile (when the recipe does)")
     p.add_argument("--deterministic", action="store_true",
                    help="torch deterministic algorithms (bitwise-repeatable on CPU)")
     p.add_argument("--subset", type=int, help="train on a class-stratified N-image subset")
     p.add_argument("--val-size", type=int, help="hold out N training images for validation")
     p.add_argument("--data-root", help="folder holding the data set (default: search/download)")
-    p.add_argument("--progress", choices=("auto", "bar", "lines", "off"))
+    p.add_argument("--progress", choices=("auto", "bar", "lines", "off"),
+                   help="a bar (terminal), plain lines (logs) or nothing (default: auto)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out (the default when its recipe is unchanged); "
                    "with --force, even under a changed recipe")

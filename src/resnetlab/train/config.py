@@ -404,12 +404,83 @@ def _example(key: str) -> str:
     return yaml.safe_dump(default, default_flow_style=True).strip().removesuffix("...").strip()
 
 
+# What each key means and, beyond its type, what it accepts: `resnetlab train --list-keys`.
+KEY_DOCS: dict[str, str] = {
+    "recipe": "the recipe's name (set by the recipe file)",
+    "model": "network name from `resnetlab models` (e.g. resnet20, resnet110, plain56)",
+    "model_overrides": "keyword arguments for create_model, e.g. {shortcut: B}",
+    "data": "cifar10 | cifar100 | mnist | fashion-mnist, or an image-folder path",
+    "data_root": "folder holding the data set (null: search the usual places, download)",
+    "subset": "train on a class-stratified subset of N images (null: all)",
+    "val_size": "training images held out for validation (0: none; scaled with --subset)",
+    "iters": "run length in optimizer steps (setting it clears epochs)",
+    "epochs": "run length in passes over the training images (setting it clears iters)",
+    "batch_size": "global batch (all processes together), > 0",
+    "lr": "peak learning rate per batch, > 0",
+    "momentum": "SGD momentum, >= 0",
+    "nesterov": "Nesterov momentum (needs momentum > 0)",
+    "weight_decay": "L2 penalty, >= 0",
+    "wd_exclude": "parameters without weight decay: list of norm, bias",
+    "schedule": "lr schedule",
+    "milestones": "schedule=step: where lr is multiplied by gamma (in milestone_unit)",
+    "milestone_unit": "schedule=step: unit of milestones",
+    "gamma": "schedule=step|plateau: lr factor at each decay, in (0, 1]",
+    "final_lr": "schedule=cosine|onecycle: lr at the end; plateau: its floor; >= 0",
+    "plateau_patience": "schedule=plateau: evaluations without gain before a decay",
+    "plateau_threshold": "schedule=plateau: validation-error gain (% points) that counts",
+    "warmup": "warm-up before the schedule (linear ramp or constant lr)",
+    "warmup_iters": "warm-up length in iterations (the cap, for warmup_until_error)",
+    "warmup_lr": "lr at the start of warm-up (constant: throughout it)",
+    "warmup_until_error": "warmup=constant: end it once training error (%) is below this",
+    "warmup_min_depth": "warm up only networks at least this deep (the paper: 110)",
+    "schedule_reference": "set by --iters/--epochs/--subset: the full-length run the milestones, "
+                          "warm-up and val_size were stated for ({}: used as stated)",
+    "label_smoothing": "label smoothing, in [0, 1)",
+    "ema": "decay of an exponential moving average of the weights, in [0, 1) (0: off)",
+    "grad_clip": "clip the gradient norm to this (0: off)",
+    "pad": "in-memory sets: zero padding (px) before the random crop (0: no shifts)",
+    "flip": "random horizontal flips",
+    "normalize": "in-memory sets: per-channel mean/std, per-pixel mean, or none",
+    "image_size": "image folders: crop size (px)",
+    "scale_min": "image folders: shorter side resized at random in [scale_min, scale_max]",
+    "scale_max": "image folders: see scale_min",
+    "lighting": "image folders: PCA colour lighting std (0: off)",
+    "eval_resize": "image folders: shorter side before the centre crop for evaluation",
+    "test_views": "image folders: views of the final test",
+    "test_scales": "image folders, test_views=multiscale: shorter sides to average",
+    "amp": "mixed precision (auto: bf16 where fast, else off)",
+    "channels_last": "channels-last memory format",
+    "compile": "torch.compile the model",
+    "device": "auto | cpu | cuda | cuda:N",
+    "threads": "CPU threads (0: the cores other processes leave idle)",
+    "workers": "image folders: data-loading processes",
+    "sync_bn": "multi-process: BatchNorm statistics over the global batch",
+    "dist_timeout": "multi-process: seconds before a collective is declared stuck",
+    "seed": "random seed (data order, augmentation, initialisation)",
+    "deterministic": "torch deterministic algorithms (bitwise-repeatable on CPU)",
+    "eval_every": "evaluate every N iterations (0: at each epoch end)",
+    "eval_test": "also score the test set during training (plotted, never selected on)",
+    "eval_batch_size": "batch size for evaluation, > 0",
+    "checkpoint_every": "save a resumable checkpoint every N iterations (and each epoch end)",
+    "log_every": "a metrics row every N iterations, > 0",
+    "tensorboard": "also write TensorBoard logs to RUN/tb",
+    "progress": "what the terminal shows (auto: a bar on a terminal, else lines)",
+}
+
+
 def key_help() -> list[tuple[str, str, str]]:
-    """(key, type, default) for every config key, for `resnetlab train --list-keys`."""
+    """(key, type, default) for every config key."""
+    return [(name, _describe(_TYPES[name]), default) for name, _, default, _ in describe_keys()]
+
+
+def describe_keys() -> list[tuple[str, str, str, str]]:
+    """(key, allowed values, default, meaning) for every config key, for `resnetlab train
+    --list-keys`."""
     rows = []
     for name, f in FIELDS.items():
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        rows.append((name, _describe(_TYPES[name]), repr(default)))
+        allowed = " | ".join(CHOICES[name]) if name in CHOICES else _describe(_TYPES[name])
+        rows.append((name, allowed, repr(default), KEY_DOCS.get(name, "")))
     return rows
 
 
