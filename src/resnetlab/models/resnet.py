@@ -23,7 +23,6 @@ from resnetlab.models.blocks import (
     make_shortcut,
 )
 
-
 V1_MARKER = "paper_v1_stride_in_1x1"  # a 0-d buffer (1.0) in v1 bottleneck nets only
 
 
