@@ -343,11 +343,14 @@ class _Run:
 
 
 def _tensorboard(out: Path, config: TrainConfig):
-    """A TensorBoard writer in out/tb when enabled and the package is installed, else None."""
+    """A TensorBoard writer in out/tb when tensorboard=true (an error naming the extra when
+    the package is missing: asked-for logs never silently fail to appear), else None."""
     if not config.tensorboard:
         return None
     try:
         from torch.utils.tensorboard import SummaryWriter  # optional and heavy: only when asked
-    except ImportError:
-        return None
+    except ImportError as e:
+        raise ValueError("tensorboard=true needs the TensorBoard package: pip install "
+                         "'resnetlab[tensorboard]' (or pip install tensorboard), or set "
+                         f"tensorboard=false ({e})") from e
     return SummaryWriter(str(out / "tb"))
