@@ -106,7 +106,7 @@ class TrainConfig:
     eval_batch_size: int = 512
     checkpoint_every: int = 1000
     log_every: int = 20
-    tensorboard: bool = False  # true needs the tensorboard extra: pip install resnetlab[tensorboard]
+    tensorboard: bool = False  # true needs: pip install resnetlab[tensorboard]
     progress: str = "auto"
 
     def to_dict(self) -> dict[str, Any]:
