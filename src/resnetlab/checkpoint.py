@@ -20,7 +20,8 @@ from torch import nn
 # re-exported here for one release.
 from resnetlab.io import atomic_write, atomic_write_bytes, atomic_write_text
 from resnetlab.models.convert import load_weights
-from resnetlab.models.registry import create_model
+from resnetlab.models.registry import create_model, get_spec
+from resnetlab.models.resnet import V1_MARKER
 from resnetlab.provenance import versions
 
 __all__ = ["MODEL_FILE", "atomic_write", "atomic_write_text", "check_meta", "first_non_finite",
@@ -56,11 +57,35 @@ def save_model(path: str | Path, model: nn.Module, meta: dict[str, Any]) -> Path
     if path.suffix != ".safetensors":
         path = path / MODEL_FILE
     meta = {**meta, "versions": meta.get("versions") or versions()}
+    variant = getattr(unwrap(model), "stride_in_1x1", None)
+    if variant is not None and _is_bottleneck(meta["model"]):  # v1 or v1.5, stated in the file
+        meta["overrides"] = {**(meta.get("overrides") or {}), "stride_in_1x1": bool(variant)}
     state = {k: v.detach().cpu().contiguous() for k, v in unwrap(model).state_dict().items()}
     header = {"resnetlab": json.dumps(meta, sort_keys=True)}
     atomic_write_bytes(path, safetensors_bytes(state, metadata=header))  # os.write: ENOSPC named
     atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return path
+
+
+def _is_bottleneck(name: str) -> bool:
+    try:
+        return get_spec(name).block == "bottleneck"
+    except ValueError:
+        return False
+
+
+def upgrade_variant(meta: dict[str, Any], state: dict[str, torch.Tensor]
+                    ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """(meta, state) of a model file written before `resnet50` & co. meant torchvision's
+    v1.5: such a file names a bottleneck net without stating stride_in_1x1 and holds no
+    V1_MARKER, and its weights were trained as the paper's v1 (the old default), so it is
+    read as v1. Any other file is returned as is."""
+    overrides = dict(meta.get("overrides") or {})
+    if (not _is_bottleneck(meta.get("model", "")) or "stride_in_1x1" in overrides
+            or V1_MARKER in state or get_spec(meta["model"]).kwargs.get("stride_in_1x1")):
+        return meta, state
+    overrides["stride_in_1x1"] = True
+    return {**meta, "overrides": overrides}, {**state, V1_MARKER: torch.ones(())}
 
 
 def read_meta(path: str | Path) -> dict[str, Any]:
@@ -170,10 +195,12 @@ def resolve_model_path(path: str | Path) -> Path:
 def load_model(
     path: str | Path, device: str | torch.device = "cpu"
 ) -> tuple[nn.Module, dict[str, Any]]:
-    """(model in eval mode, its metadata) from a resnetlab model file or run folder."""
+    """(model in eval mode, its metadata) from a resnetlab model file or run folder.
+
+    The model also carries the metadata as `model.pretrained_cfg` (timm's name), so code
+    that passes the model alone keeps it; the (model, meta) pair stays for this release."""
     path = resolve_model_path(path)
     meta = read_meta(path)
-    model = create_model(meta["model"], **meta.get("overrides", {}))
     try:
         state = load_file(str(path))
     except Exception as e:
@@ -183,5 +210,8 @@ def load_model(
         raise ValueError(f"{path}: tensor {bad!r} is not finite (it holds inf or nan): these "
                          "weights are broken, e.g. by a diverged run; use an earlier checkpoint "
                          "(best.safetensors) or train again with a lower lr")
+    meta, state = upgrade_variant(meta, state)
+    model = create_model(meta["model"], **meta.get("overrides", {}))
     load_weights(model, state, what=str(path))
+    model.pretrained_cfg = meta
     return model.to(device).eval(), meta

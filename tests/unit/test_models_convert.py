@@ -241,3 +241,54 @@ def test_save_and_load_model_round_trip_atomically(tmp_path):
         meta_bad = dict(meta, overrides={"num_classes": 5, "in_chans": 1})
         path.with_suffix(".json").write_text(json.dumps(meta_bad))
         load_model(path)
+
+
+def test_torchvision_weights_and_the_papers_v1_never_mix_silently(tmp_path):
+    """The issue-14 trap: v1 and v1.5 share every parameter name; a load between them must
+    fail, in plain torch and through resnetlab, while resnet50 takes torchvision's exactly."""
+    from resnetlab.models.resnet import V1_MARKER
+
+    torch.manual_seed(0)
+    tv = torchvision_resnet50()
+    paper = resnetlab.create_model("resnet50_v1")
+    with pytest.raises(RuntimeError, match=V1_MARKER):
+        tv.load_state_dict(paper.state_dict())
+    with pytest.raises(RuntimeError, match=V1_MARKER):
+        paper.load_state_dict(tv.state_dict())
+    ours = resnetlab.create_model("resnet50")
+    ours.load_state_dict(tv.state_dict())
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(ours.eval()(x), tv.eval().forward(x), atol=1e-5)
+    path = tmp_path / "tv.pth"
+    torch.save(tv.state_dict(), path)
+    with pytest.raises(ValueError, match="load them into 'resnet50'"):
+        resnetlab.import_checkpoint(path, "torchvision", model_name="resnet50_v1")
+    assert infer_architecture(paper.state_dict())[0] == "resnet50_v1"
+
+
+def test_a_model_file_from_before_the_rename_still_loads_as_the_v1_it_was(tmp_path):
+    """Files written when `resnet50` meant v1 name it without stride_in_1x1 or marker."""
+    import json
+
+    from safetensors.torch import save_file
+
+    from resnetlab.checkpoint import load_model, save_model
+    from resnetlab.models.resnet import V1_MARKER
+
+    torch.manual_seed(0)
+    v1 = resnetlab.create_model("resnet50_v1", num_classes=3).eval()
+    old = tmp_path / "old.safetensors"
+    state = {k: v.contiguous() for k, v in v1.state_dict().items() if k != V1_MARKER}
+    meta = {"model": "resnet50", "overrides": {"num_classes": 3}}
+    save_file(state, str(old), metadata={"resnetlab": json.dumps(meta)})
+    old.with_suffix(".json").write_text(json.dumps(meta))
+    model, meta = load_model(old)
+    assert meta["overrides"]["stride_in_1x1"] is True and model.pretrained_cfg is meta
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(model(x), v1(x))
+    # new files state the form: resnet50 saved now is v1.5, and reads back as v1.5
+    save_model(tmp_path / "new.safetensors", resnetlab.create_model("resnet50"),
+               {"model": "resnet50"})
+    assert load_model(tmp_path / "new.safetensors")[1]["overrides"]["stride_in_1x1"] is False

@@ -63,12 +63,13 @@ def test_plain_twin_has_the_option_a_count(depth):
 
 @pytest.mark.parametrize("name", list(PAPER_MACS_V1))
 def test_imagenet_macs_match_table1_and_torchvision(name):
-    v1 = flop_counter_macs(resnetlab.create_model(name), 224)
+    paper = name if name in ("resnet18", "resnet34") else f"{name}_v1"  # the paper's v1
+    v1 = flop_counter_macs(resnetlab.create_model(paper), 224)
     assert abs(v1 - PAPER_MACS_V1[name]) / PAPER_MACS_V1[name] < 0.03
-    v15 = flop_counter_macs(resnetlab.create_model(name, stride_in_1x1=False), 224)
+    v15 = flop_counter_macs(resnetlab.create_model(name), 224)  # the ecosystem's meaning
     assert round(v15 / 1e9, 3) == TORCHVISION_MACS[name]
     # the hook-based counter behind `resnetlab models` agrees with the flop counter
-    assert count_macs(resnetlab.create_model(name).to("meta"), (1, 3, 224, 224)) == v1
+    assert count_macs(resnetlab.create_model(paper).to("meta"), (1, 3, 224, 224)) == v1
 
 
 @pytest.mark.parametrize("name", ["resnet20", "resnet56", "resnet110"])
@@ -119,17 +120,37 @@ def test_option_a_pads_evenly_and_subsamples():
 
 
 def test_v1_and_v15_have_the_same_parameters_but_compute_differently():
+    from resnetlab.models.resnet import V1_MARKER
+
     torch.manual_seed(0)
-    v1 = resnetlab.create_model("resnet50")
-    v15 = resnetlab.create_model("resnet50", stride_in_1x1=False)
-    assert [(n, p.shape) for n, p in v1.state_dict().items()] == \
-        [(n, p.shape) for n, p in v15.state_dict().items()]
-    v15.load_state_dict(v1.state_dict())
+    v1 = resnetlab.create_model("resnet50_v1")  # the paper's
+    v15 = resnetlab.create_model("resnet50")  # torchvision's and timm's meaning of the name
+    assert resnetlab.create_model("resnet50", stride_in_1x1=True).state_dict().keys() == \
+        v1.state_dict().keys()
+    assert [(n, p.shape) for n, p in v1.named_parameters()] == \
+        [(n, p.shape) for n, p in v15.named_parameters()]
+    # the same parameters, other outputs: a strict load between the two forms fails loudly
+    assert set(v1.state_dict()) - set(v15.state_dict()) == {V1_MARKER}
+    with pytest.raises(RuntimeError, match=V1_MARKER):
+        v15.load_state_dict(v1.state_dict())
+    with pytest.raises(RuntimeError, match=V1_MARKER):
+        v1.load_state_dict(v15.state_dict())
+    v15.load_state_dict({k: v for k, v in v1.state_dict().items() if k != V1_MARKER})
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         assert not torch.allclose(v1.eval()(x), v15.eval()(x))
     assert v1.layer2[0].conv1.stride == (2, 2) and v1.layer2[0].conv2.stride == (1, 1)
     assert v15.layer2[0].conv1.stride == (1, 1) and v15.layer2[0].conv2.stride == (2, 2)
+    assert resnetlab.get_spec("resnet50_v1").paper_error is not None
+    assert resnetlab.get_spec("resnet50").paper_error is None  # the paper measured v1
+
+
+@pytest.mark.parametrize("name", ["resnet200", "resnet26"])
+def test_names_that_mean_an_imagenet_net_elsewhere_are_refused_with_the_name_to_use(name):
+    with pytest.raises(ValueError, match=f"ImageNet net.*say {name}_cifar"):
+        resnetlab.create_model(name)
+    spec = resnetlab.get_spec(f"{name}_cifar")
+    assert spec.family == "cifar" and spec.depth == int(name[6:])
 
 
 def test_overrides_in_chans_and_zero_init():
@@ -167,6 +188,8 @@ def test_any_cifar_depth_6n_plus_2():
 def test_registry_lists_with_wildcards_and_refuses_duplicates():
     assert resnetlab.list_models("plain??") == ["plain20", "plain32", "plain44", "plain56",
                                                 "plain18", "plain34", "plain50"]
+    assert resnetlab.list_models("*_v1") == ["resnet50_v1", "resnet101_v1", "resnet152_v1",
+                                             "plain50_v1"]
     assert "resnet1202" in resnetlab.list_models("resnet*")
     with pytest.raises(ValueError, match="already registered"):
         from resnetlab.models.registry import register

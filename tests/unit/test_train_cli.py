@@ -32,6 +32,18 @@ def test_train_prints_where_everything_is(run_dir, root, capsys):
     out = capsys.readouterr().out
     assert "test error" in out and str(run_dir / "report.md") in out
     assert str(run_dir / "curves.png") in out and "best validation error" in out
+    assert out.startswith("already complete: ") and "nothing was trained" in out
+    assert "done:" not in out
+
+
+def test_report_has_the_schedule_per_class_table_confusion_and_only_keys_that_apply(run_dir):
+    report = (run_dir / "report.md").read_text()
+    assert "Learning rate: schedule (onecycle, 10 iterations)" in report
+    assert "## Per class (test)" in report and "| 7 | " in report
+    assert "Confusion matrix" in report and report.count("\n| 3 | ") == 2  # table + matrix
+    assert "scale_min" not in report and "test_views" not in report  # image-folder keys
+    assert "milestones" not in report  # onecycle has none
+    assert "scale_min" in (run_dir / "config.yaml").read_text()
 
 
 def test_evaluate_reports_errors_per_class_and_a_confusion_matrix(run_dir, capsys):
@@ -97,6 +109,32 @@ def test_list_keys(capsys):
     assert main(["train", "--list-keys"]) == 0
     out = capsys.readouterr().out
     assert "warmup_until_error" in out and "label_smoothing" in out
+    assert "schedule: lr schedule\n    values: step | cosine | onecycle | plateau | constant" in out
+
+
+def test_every_key_has_a_meaning():
+    from resnetlab.train.config import FIELDS, KEY_DOCS
+
+    assert set(KEY_DOCS) == set(FIELDS), "add the new key's meaning to train.config.KEY_DOCS"
+
+
+def _parsers(parser, path=("resnetlab",)):
+    import argparse
+
+    yield " ".join(path), parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _parsers(sub, (*path, name))
+
+
+def test_every_option_of_every_command_has_a_line_of_help():
+    from resnetlab.cli import build_parser
+
+    missing = [f"{where} {'/'.join(a.option_strings)}"
+               for where, parser in _parsers(build_parser()) for a in parser._actions
+               if a.option_strings and not a.help and a.dest != "help"]
+    assert not missing, f"options without help: {missing}"
 
 
 def test_bench_train_json(capsys):
@@ -107,3 +145,12 @@ def test_bench_train_json(capsys):
                 "baseline_images_per_second", "speedup"):
         assert r[key] > 0
     assert r["achieved_flops"] == pytest.approx(r["images_per_second"] * r["flops_per_image"])
+
+
+def test_tensorboard_without_the_package_is_an_error_naming_the_extra(root, tmp_path, capsys,
+                                                                      monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # as if not installed
+    assert main(train_args(root, tmp_path / "tb", "--set", "tensorboard=true")) == 2
+    assert "resnetlab[tensorboard]" in capsys.readouterr().err

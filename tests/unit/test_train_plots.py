@@ -26,3 +26,15 @@ def test_pngs_are_written_atomically(tmp_path):
     c = plot_confusion([[5, 1], [0, 4]], ["a", "b"], tmp_path / "c.png")
     assert p.read_bytes()[:4] == c.read_bytes()[:4] == b"\x89PNG"
     assert sorted(x.name for x in tmp_path.iterdir()) == ["c.png", "curves.png"]
+
+
+def test_curves_add_a_panel_of_training_loss_and_lr_against_iterations():
+    rows = [{**r, "train_loss": 2.0 - i / 2, "lr": 0.1 * 0.1 ** i} for i, r in enumerate(ROWS)]
+    fig = curves_figure(rows)
+    error, low, lr_axis = fig.axes
+    plt.close(fig)
+    assert error.get_ylabel() == "error (%)" and "train" in [ln.get_label() for ln in error.lines]
+    assert low.get_ylabel() == "training loss" and lr_axis.get_ylabel() == "learning rate"
+    assert list(low.lines[0].get_ydata()) == [2.0, 1.5, 1.0]
+    assert list(lr_axis.lines[0].get_xdata()) == [100, 200, 300]
+    assert lr_axis.get_yscale() == "log"

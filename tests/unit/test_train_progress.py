@@ -30,3 +30,37 @@ def test_off_and_resumed_runs():
     p = Progress(10, 5, mode="lines", stream=out)
     p.start(4)
     assert out.getvalue() == "resuming at iteration 4 of 10\n"
+
+
+def _last_render(text: str) -> str:
+    return [s for s in text.replace("\n", "\r").split("\r") if s.strip()][-1]
+
+
+def test_the_bar_fits_80_columns_says_evaluating_and_its_eta_counts_evaluations(monkeypatch):
+    from resnetlab.train import progress
+
+    now = [0.0]
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: now[0])
+    out = io.StringIO()
+    p = Progress(total=64000, batches_per_epoch=352, mode="bar", stream=out, eval_every=2000,
+                 ncols=80)
+    p.start(0)
+    now[0] = 100.0
+    row = {**ROW, "train_loss": 2.3456, "train_error": 88.8, "images_per_second": 12345.0}
+    p.update(1000, row)
+    p.bar.refresh()  # tqdm redraws at most every mininterval of its own clock
+    line = _last_render(out.getvalue())
+    assert len(line) <= 80 and "img/s" in line and "eta " in line and "|" in line
+    assert line.count("█") + line.count(" ") > 5  # the bar itself keeps some width
+    assert p.eta_seconds(1000) == 100.0 / 1000 * 63000  # no evaluation measured yet
+    p.evaluating(2000)
+    assert "evaluating" in _last_render(out.getvalue())
+    assert len(_last_render(out.getvalue())) <= 80
+    now[0] = 130.0  # a 30-second evaluation
+    p.note(2000, {"val_error": 50.0})
+    assert p.evals_left(2000) == 30 + 1  # at 4000 ... 62000, and the final one
+    assert p.eta_seconds(2000) == 100.0 / 2000 * 62000 + 30.0 * 31
+    p.update(2001, row)
+    p.bar.refresh()
+    assert "evaluating" not in _last_render(out.getvalue())
+    p.close()

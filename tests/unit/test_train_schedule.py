@@ -83,3 +83,65 @@ def test_plateau_decays_after_patience_and_state_roundtrips():
     s.observe_val(29.8)
     assert s.lr(0) == pytest.approx(0.001)
     assert math.isinf(LRSchedule(cfg, 10).best_val)
+
+
+# -- short runs get short schedules (issue 14, part 3) ----------------------------------------
+
+def test_paper_cifar_at_full_length_is_exactly_the_papers():
+    from resnetlab.reproduce.runner import config_key
+    from resnetlab.train.config import load_recipe
+    from resnetlab.train.schedule import effective_config
+
+    c = load_recipe("paper-cifar", rescale=True)
+    assert c.schedule_reference == {}
+    eff = effective_config(c, 64000, 352, 50000)
+    assert (eff.milestones, eff.warmup_iters) == ([32000, 48000], 400)
+    assert config_key(c) == config_key(load_recipe("paper-cifar"))
+
+
+def test_shortening_a_run_moves_milestones_and_warmup_to_the_same_fractions():
+    from resnetlab.train.config import load_recipe
+    from resnetlab.train.schedule import describe, effective_config
+
+    c = load_recipe("paper-cifar", {"iters": 640}, rescale=True)
+    assert load_recipe("paper-cifar", {"epochs": 2}, rescale=True).schedule_reference[
+        "iters"] == 64000
+    assert c.schedule_reference["iters"] == 64000
+    eff = effective_config(c, 640, 10, 50000)
+    assert (eff.milestones, eff.warmup_iters) == ([320, 480], 4)
+    assert "0.01 at 320" in describe(eff, 640) and "0.001 at 480" in describe(eff, 640)
+    # the demo's 300-iteration warm-up of a 4-epoch run becomes 1/8 as long in half an epoch
+    d = load_recipe("demo", {"epochs": 0.5}, rescale=True)
+    total = 234  # 60000 // 128 batches a epoch, half of them
+    eff = effective_config(d, total, 468, 60000)
+    assert eff.warmup_iters == round(300 * total / (4 * 468))
+    # explicit milestones are used as stated; without rescale nothing moves
+    e = load_recipe("paper-cifar", {"iters": 640, "milestones": [100]}, rescale=True)
+    assert effective_config(e, 640, 10, 50000).milestones == [100]
+    assert load_recipe("paper-cifar", {"iters": 640}).schedule_reference == {}
+
+
+def test_a_subset_scales_the_held_out_part_or_the_message_names_val_size():
+    from resnetlab.train.config import load_recipe
+    from resnetlab.train.data import _check_val, held_out
+
+    c = load_recipe("paper-cifar", {"epochs": 2, "subset": 5000}, rescale=True)
+    assert held_out(c, 50000) == 500
+    explicit = load_recipe("paper-cifar", {"subset": 5000, "val_size": 5000}, rescale=True)
+    assert held_out(explicit, 50000) == 5000
+    with pytest.raises(ValueError, match="--val-size"):
+        _check_val(explicit, 5000, 5000)
+
+
+def test_a_key_the_schedule_ignores_is_an_error_and_a_flat_lr_warns():
+    from resnetlab.train.config import load_recipe
+    from resnetlab.train.schedule import effective_config, never_decays
+
+    with pytest.raises(ValueError, match="milestones is ignored under schedule='onecycle'"):
+        load_recipe("demo", {"milestones": [10]})
+    with pytest.raises(ValueError, match="plateau_patience"):
+        load_recipe("paper-cifar", {"plateau_patience": 2})
+    c = load_recipe("paper-cifar", {"iters": 100})  # stated milestones 32k/48k: never fire
+    assert never_decays(effective_config(c, 100, 10, 50000), 100)
+    assert not never_decays(effective_config(load_recipe("paper-cifar", {"iters": 100},
+                                                         rescale=True), 100, 10, 50000), 100)

@@ -79,10 +79,17 @@ def plot_curves(runs: Runs, path: str | Path, title: str = "") -> Path:
 
 def curves_figure(runs: Runs, title: str = ""):
     """Error % vs iterations for one run's metrics rows, or {label: rows} for several runs
-    (one colour per run)."""
+    (one colour per run); below it, when the rows hold them, a second panel of the training
+    loss (left axis) and the learning rate (right axis) against the same iterations."""
     if not isinstance(runs, Mapping):
         runs = {"": runs}
-    fig, ax = pyplot().subplots(figsize=(6.4, 4.2))
+    has_loss = any(r.get("train_loss") is not None or r.get("lr") is not None
+                   for rows in runs.values() for r in rows)
+    if has_loss:
+        fig, (ax, low) = pyplot().subplots(2, 1, figsize=(6.4, 6.4), sharex=True,
+                                           height_ratios=(3, 2))
+    else:
+        fig, ax = pyplot().subplots(figsize=(6.4, 4.2))
     top = 0.0
     for i, (label, rows) in enumerate(runs.items()):
         color = f"C{i}"
@@ -103,7 +110,33 @@ def curves_figure(runs: Runs, title: str = ""):
         ax.set_title(title)
     if ax.lines:
         ax.legend(fontsize=8)
+    if has_loss:
+        _loss_and_lr(low, runs)
     return fig
+
+
+def _loss_and_lr(ax, runs: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
+    """Training loss (solid, left axis) and lr (dotted, right axis) against iterations."""
+    lr_ax = ax.twinx()
+    lrs = []
+    for i, (label, rows) in enumerate(runs.items()):
+        for key, axis, style in (("train_loss", ax, "-"), ("lr", lr_ax, ":")):
+            pts = [(r["iter"], r[key]) for r in rows if r.get(key) is not None]
+            if pts:
+                xs, ys = zip(*pts)
+                axis.plot(xs, ys, color=f"C{i}", linestyle=style,
+                          label=f"{label} {'training loss' if key == 'train_loss' else 'lr'}"
+                          .strip())
+                lrs += list(ys) if key == "lr" else []
+    if lrs and min(lrs) > 0 and max(lrs) / min(lrs) > 20:
+        lr_ax.set_yscale("log")
+    ax.set_xlabel("iterations")
+    ax.set_ylabel("training loss")
+    lr_ax.set_ylabel("learning rate")
+    ax.grid(alpha=0.3)
+    handles = ax.get_lines() + lr_ax.get_lines()
+    if handles:
+        ax.legend(handles, [h.get_label() for h in handles], fontsize=8, loc="upper right")
 
 
 def plot_confusion(confusion: Sequence[Sequence[int]], classes: Sequence[str],

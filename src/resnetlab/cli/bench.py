@@ -73,11 +73,11 @@ def _register_data(bsub) -> None:
                    help="a data set name (fashion-mnist, cifar10, ...), cifar-shaped or "
                         "mnist-shaped (random uint8), an image folder, or synthetic-jpeg")
     p.add_argument("--root", help="data folder (as for `resnetlab data get`)")
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=128, help="images per batch (default: 128)")
     p.add_argument("--batches", type=int, help="batches timed after warm-up (default: 200 for "
                    "small sets, 16 for folders)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (default: cpu)")
+    p.add_argument("--channels-last", action="store_true", help="channels-last memory format")
     p.add_argument("--model", default="resnet20",
                    help="network whose train step the loader is compared with, or none")
     p.add_argument("--steps", type=int, default=4, help="train steps timed (median)")
@@ -92,18 +92,18 @@ def _register_data(bsub) -> None:
 
 def _register_train(bsub) -> None:
     p = bsub.add_parser("train", help="training-step throughput: engine vs plain fp32 eager")
-    p.add_argument("--model", default="resnet20")
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--model", default="resnet20", help="registry name (default: resnet20)")
+    p.add_argument("--batch-size", type=int, default=128, help="images per batch (default: 128)")
     p.add_argument("--steps", type=int, default=10, help="steps per timed round")
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds (median kept)")
     p.add_argument("--image-size", type=int, help="default: the model's native resolution")
-    p.add_argument("--channels", type=int, default=3)
-    p.add_argument("--device")
-    p.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"))
-    p.add_argument("--compile", action="store_true", default=None)
+    p.add_argument("--channels", type=int, default=3, help="input channels (default: 3)")
+    p.add_argument("--device", help="auto | cpu | cuda | cuda:N (default: auto)")
+    p.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"), help="mixed precision")
+    p.add_argument("--compile", action="store_true", default=None, help="use torch.compile")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction,
-                   default=None)
-    p.add_argument("--threads", type=int, default=0)
+                   default=None, help="channels-last memory format (default: on, as training)")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: auto)")
     p.add_argument("--no-baseline", action="store_true", help="skip the plain fp32 step")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run_train)
@@ -114,16 +114,18 @@ def _register_infer(bsub) -> None:
     p.add_argument("--model", help="registry name (random weights: speed only)")
     p.add_argument("--checkpoint", help="model file or run folder (its input size is used)")
     p.add_argument("--batch-size", type=int, default=16, help="measured with batch 1 (default 16)")
-    p.add_argument("--backend", choices=BACKENDS, default="eager")
+    p.add_argument("--backend", choices=BACKENDS, default="eager",
+                   help="runtime to time (default: eager)")
     p.add_argument("--fold-bn", action="store_true", help="fold BatchNorm into the convs")
     p.add_argument("--channels-last", action="store_true", help="NHWC memory format")
-    p.add_argument("--dtype", choices=list(DTYPES), default="fp32")
+    p.add_argument("--dtype", choices=list(DTYPES), default="fp32",
+                   help="number format of the weights and inputs (default: fp32)")
     p.add_argument("--matrix", action="store_true",
                    help="measure every backend/folding/layout/dtype combination side by side")
     p.add_argument("--image-size", type=int, help="override the input resolution")
     p.add_argument("--seconds", type=float, default=6.0,
                    help="measuring time per (variant, batch), split over rounds")
-    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=3, help="alternating timed rounds (default: 3)")
     p.add_argument("--threads", type=int, help="torch / ONNX Runtime threads")
     p.add_argument("--no-baseline", action="store_true", help="skip the eager fp32 baseline")
     p.add_argument("--json", action="store_true", help=f"one JSON object ({SCHEMA})")

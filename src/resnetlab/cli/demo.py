@@ -11,18 +11,21 @@ from resnetlab.cli.evaluate import format_eval
 from resnetlab.cli.train import format_result
 from resnetlab.data import ensure
 from resnetlab.train import evaluate_checkpoint, fit, load_recipe
+from resnetlab.train.run_folder import is_finished
 
 
 def run(args) -> int:
     t0 = time.perf_counter()
     overrides = {"device": args.device} if args.device else {}
-    config = load_recipe("demo", overrides)
+    config = load_recipe("demo", overrides, rescale=True)
     found = ensure(config.data, config.data_root)
     print(f"{config.data}: {found.folder}", flush=True)
     out = Path(args.out)
-    print(f"training {config.model} on {config.data} with the demo recipe ({config.epochs:g} "
-          f"epochs, {config.schedule} lr {config.lr}, label smoothing {config.label_smoothing}, "
-          f"nesterov) into {out}", flush=True)
+    if not is_finished(out, config) or args.force:
+        print(f"training {config.model} on {config.data} with the demo recipe ({config.epochs:g} "
+              f"epochs, {config.schedule} lr {config.lr}, label smoothing "
+              f"{config.label_smoothing}, "
+              f"nesterov) into {out}", flush=True)
     result = fit(config, out, resume=True, force=args.force)
     print(format_result(result), flush=True)
     r = evaluate_checkpoint(out, split="test", device=config.device)

@@ -63,9 +63,10 @@ def register(sub) -> None:
     p.add_argument("--data-root", help="folder holding the data set")
     p.add_argument("--views", default="center", choices=("center", "ten-crop", "multiscale"),
                    help="image folders: center crop, 10-crop, or the paper's multi-scale test")
-    p.add_argument("--batch-size", type=int, default=512)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--amp", default="auto", choices=("auto", "bf16", "fp16", "off"))
+    p.add_argument("--batch-size", type=int, default=512, help="images per batch (default: 512)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--amp", default="auto", choices=("auto", "bf16", "fp16", "off"),
+                   help="mixed precision (default: auto)")
     p.add_argument("--out", help="folder for the JSON and PNG (default: beside the checkpoint)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)

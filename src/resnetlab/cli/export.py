@@ -41,7 +41,8 @@ def register(sub) -> None:
     p = sub.add_parser("export", help="export a model file to ONNX / TorchScript / "
                        "ExportedProgram, verified against PyTorch")
     p.add_argument("checkpoint", help="model file (.safetensors) or run folder")
-    p.add_argument("--format", required=True, choices=list(FORMATS))
+    p.add_argument("--format", required=True, choices=list(FORMATS),
+                   help="file format to write: " + " | ".join(FORMATS))
     p.add_argument("--out", required=True, help="output file (.onnx, .pt/.ts, .pt2)")
     p.add_argument("--fold-bn", action="store_true", help="fold BatchNorm into the convs")
     g = p.add_mutually_exclusive_group()

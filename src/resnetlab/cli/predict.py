@@ -65,7 +65,7 @@ def register(sub) -> None:
     p.add_argument("model", help="model file (.safetensors), run folder, or exported .onnx")
     p.add_argument("inputs", nargs="+", metavar="IMAGE", help="image files, folders or globs")
     p.add_argument("--top-k", "-k", type=int, default=5, help="classes per image (default 5)")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=64, help="images per batch (default: 64)")
     p.add_argument("--backend", choices=BACKENDS,
                    help="torch (default for model files) or onnxruntime (default for .onnx)")
     p.add_argument("--threads", type=int, help="compute threads (default: torch's)")

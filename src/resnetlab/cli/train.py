@@ -8,9 +8,9 @@ from pathlib import Path
 
 from resnetlab import distributed
 from resnetlab.train import fit, load_recipe
-from resnetlab.train.config import key_help, read_recipe
+from resnetlab.train.config import describe_keys, read_recipe
 from resnetlab.train.data import is_builtin
-from resnetlab.train.run_folder import duration
+from resnetlab.train.run_folder import duration, is_finished
 from resnetlab.train.runtime import pick_device
 
 # Shortcut options and the config key each one sets.
@@ -86,11 +86,11 @@ def without_launch_options(argv: list[str]) -> list[str]:
 
 def run(args) -> int:
     if args.list_keys:
-        for key, kind, default in key_help():
-            print(f"{key:20s} {kind:28s} {default}")
+        for key, allowed, default, meaning in describe_keys():
+            print(f"{key}: {meaning}\n    values: {allowed}; default: {default}")
         return 0
     recipe = args.recipe or ("finetune" if args.init else "demo")
-    config = folder_default(load_recipe(recipe, build_overrides(args)), recipe,
+    config = folder_default(load_recipe(recipe, build_overrides(args), rescale=True), recipe,
                             build_overrides(args))
     out = Path(args.out or f"runs/{config.recipe}-{config.model}-{config.data}")
     info = distributed.env_info()
@@ -102,7 +102,7 @@ def run(args) -> int:
         return distributed.launch(args.nproc, argv, max_restarts=args.max_restarts)
     distributed.init_distributed(pick_device(config.device), timeout_s=config.dist_timeout)
     try:
-        if info.is_main:
+        if info.is_main and not (is_finished(out, config) and not args.force):
             print(f"training {config.model} on {config.data} (recipe {config.recipe}) into "
                   f"{out}" + (f" on {info.world_size} processes" if info.enabled else ""),
                   flush=True)
@@ -118,8 +118,14 @@ def run(args) -> int:
 def format_result(result) -> str:
     s, out = result.summary, result.out_dir
     final, best = s.get("final", {}), s.get("best")
-    lines = [f"done: {s['iters']} iterations ({s['epochs']:.2f} epochs) in "
-             f"{duration(s['time_seconds'])}, {s['train_images_per_second']:.0f} img/s"]
+    if getattr(result, "already_complete", False):
+        lines = [f"already complete: {out} holds this run, finished earlier ({s['iters']} "
+                 f"iterations, {s['epochs']:.2f} epochs, in {duration(s['time_seconds'])}); "
+                 "nothing was trained. Its report: " + str(out / "report.md"),
+                 "(--force trains it again from the start; --out PATH trains a new copy)"]
+    else:
+        lines = [f"done: {s['iters']} iterations ({s['epochs']:.2f} epochs) in "
+                 f"{duration(s['time_seconds'])}, {s['train_images_per_second']:.0f} img/s"]
     for split, label in (("test", "test"), ("val", "validation")):
         if final.get(f"{split}_error") is None or (split == "val" and "test_error" in final):
             continue
@@ -179,17 +185,19 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=int, help="global batch size")
     p.add_argument("--lr", type=float, help="peak learning rate, per batch")
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=int, help="random seed (data order, augmentation, init)")
     p.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"), help="mixed precision")
     p.add_argument("--compile", action="store_true", default=None, help="use torch.compile")
-    p.add_argument("--no-compile", dest="compile", action="store_false")
+    p.add_argument("--no-compile", dest="compile", action="store_false",
+                   help="do not use torch.compile (when the recipe does)")
     p.add_argument("--deterministic", action="store_true",
                    help="torch deterministic algorithms on a fixed thread count (1 unless "
                    "--set threads=N): bitwise-repeatable on CPU")
     p.add_argument("--subset", type=int, help="train on a class-stratified N-image subset")
     p.add_argument("--val-size", type=int, help="hold out N training images for validation")
     p.add_argument("--data-root", help="folder holding the data set (default: search/download)")
-    p.add_argument("--progress", choices=("auto", "bar", "lines", "off"))
+    p.add_argument("--progress", choices=("auto", "bar", "lines", "off"),
+                   help="a bar (terminal), plain lines (logs) or nothing (default: auto)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out (the default when its recipe is unchanged); "
                    "with --force, even under a changed recipe")

@@ -15,6 +15,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from resnetlab.models.registry import _IMAGENET, create_model, get_spec
+from resnetlab.models.resnet import V1_MARKER
 
 SOURCES = ("torchvision", "timm", "cifar-reference", "resnetlab")
 _WRAPPER_KEYS = ("state_dict", "model", "model_state_dict", "module")
@@ -142,7 +143,8 @@ def infer_architecture(state_dict: Mapping[str, torch.Tensor]) -> tuple[str, dic
             elif all(f"layer{s}.{i}.downsample.0.weight" in state_dict
                      for s in (1, 2, 3, 4) for i in range(layers[s - 1])):
                 overrides["shortcut"] = "C"
-            return f"resnet{depth}", overrides
+            v1 = bottleneck and V1_MARKER in state_dict  # resnetlab's file of the paper's v1
+            return f"resnet{depth}" + ("_v1" if v1 else ""), overrides
     raise ValueError(f"no registered ResNet has stages {layers} (bottleneck={bottleneck})")
 
 
@@ -200,5 +202,10 @@ def source_architecture(
     if not spec.residual:
         overrides.pop("shortcut", None)
     if source in ("torchvision", "timm") and spec.block == "bottleneck":
+        if spec.kwargs.get("stride_in_1x1"):
+            raise ValueError(
+                f"{source}'s bottleneck weights are the v1.5 form (stride in the 3x3 conv); "
+                f"{name!r} is the paper's v1 (stride in the 1x1), which computes other outputs "
+                f"from them: load them into {name.removesuffix('_v1')!r}")
         overrides["stride_in_1x1"] = False
     return name, overrides

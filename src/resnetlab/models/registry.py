@@ -6,6 +6,7 @@ import difflib
 import fnmatch
 import re
 from dataclasses import dataclass, field
+from dataclasses import replace as dataclass_replace
 from typing import Any
 
 from torch import nn
@@ -81,21 +82,33 @@ _IMAGENET = {  # depth: (block, stage depths)
     101: ("bottleneck", (3, 4, 23, 3)),
     152: ("bottleneck", (3, 8, 36, 3)),
 }
-def imagenet_spec(depth: int, residual: bool = True) -> ModelSpec:
+def imagenet_spec(depth: int, residual: bool = True, v1: bool = False) -> ModelSpec:
+    """An ImageNet net of Table 1. Bottleneck nets (50, 101, 152) come in two forms with the
+    same parameters: `resnet50` is the ecosystem's (torchvision's and timm's) v1.5, stride in
+    the 3x3; `resnet50_v1` (v1=True) is the paper's, stride in the first 1x1, and carries
+    the paper's error. Basic-block nets (18, 34) have one form and one name."""
     block, layers = _IMAGENET[depth]
     kind = "resnet" if residual else "plain"
-    err, src = IMAGENET_ERRORS.get((kind, depth), (None, ""))
+    bottleneck = block == "bottleneck"
+    paper = v1 or not bottleneck
+    err, src = IMAGENET_ERRORS.get((kind, depth), (None, "")) if paper else (None, "")
     return ModelSpec(
-        name=f"{kind}{depth}",
+        name=f"{kind}{depth}" + ("_v1" if v1 and bottleneck else ""),
         family="imagenet",
         depth=depth,
         block=block,
         layers=layers,
         residual=residual,
-        kwargs=dict(stem="imagenet", num_classes=1000, shortcut="B", stride_in_1x1=True),
+        kwargs=dict(stem="imagenet", num_classes=1000, shortcut="B", stride_in_1x1=paper),
         paper_error=err,
         paper_source=src,
     )
+
+
+# Names that mean an ImageNet net in torchvision or timm but are CIFAR depths (6n+2) here:
+# refused, with the name that builds the CIFAR net (NAME_cifar).
+ECOSYSTEM_IMAGENET = {"resnet26": "timm's resnet26 (bottleneck, stages 2-2-2-2)",
+                      "resnet200": "timm's resnet200 (bottleneck, stages 3-24-36-3)"}
 
 
 for _d in (20, 32, 44, 56, 110, 1202):
@@ -103,8 +116,11 @@ for _d in (20, 32, 44, 56, 110, 1202):
     register(cifar_spec(_d, residual=False))
 for _d in (18, 34, 50, 101, 152):
     register(imagenet_spec(_d))
+    if _IMAGENET[_d][0] == "bottleneck":
+        register(imagenet_spec(_d, v1=True))
 for _d in (18, 34, 50):
     register(imagenet_spec(_d, residual=False))
+register(imagenet_spec(50, residual=False, v1=True))
 
 
 def list_models(pattern: str | None = None) -> list[str]:
@@ -117,15 +133,20 @@ def get_spec(name: str) -> ModelSpec:
     """The spec of a registered name, or of any CIFAR depth 6n+2 ('resnet8', 'plain14')."""
     if name in _REGISTRY:
         return _REGISTRY[name]
-    m = re.fullmatch(r"(resnet|plain)(\d+)", name)
-    if m and int(m.group(2)) not in _IMAGENET:
+    if name in ECOSYSTEM_IMAGENET:
+        raise ValueError(
+            f"{name!r} is {ECOSYSTEM_IMAGENET[name]}, an ImageNet net that resnetlab does not "
+            f"build; resnetlab's ImageNet depths are 18, 34, 50, 101, 152. For the paper's CIFAR "
+            f"net of depth {name[6:]} say {name}_cifar")
+    m = re.fullmatch(r"(resnet|plain)(\d+)(_cifar)?", name)
+    if m and (int(m.group(2)) not in _IMAGENET or m.group(3)):
         depth = int(m.group(2))
         if depth < 8 or (depth - 2) % 6:
             raise ValueError(
                 f"unknown model {name!r}: CIFAR depths are 6n+2 (20, 32, 44, 56, 110, ...) and "
                 f"ImageNet depths 18, 34, 50, 101, 152; {depth} is neither"
             )
-        return cifar_spec(depth, residual=m.group(1) == "resnet")
+        return dataclass_replace(cifar_spec(depth, residual=m.group(1) == "resnet"), name=name)
     close = difflib.get_close_matches(name, list(_REGISTRY), n=4, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     raise ValueError(f"unknown model {name!r}{hint} (`resnetlab models` lists them all)")

@@ -2,6 +2,9 @@
 
 Parameter names follow torchvision (conv1, bn1, layerN.i.*, downsample.0/1, fc), so its
 and timm's checkpoints load with strict=True into the v1.5 form (stride_in_1x1=False).
+The paper's v1 bottleneck nets (stride in the 1x1) compute something else with the same
+parameters, so they carry one more state_dict entry, V1_MARKER: a strict load of their
+weights into torchvision/timm's net, or of those nets' weights into v1, fails naming it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from resnetlab.models.blocks import (
     check_shortcut,
     make_shortcut,
 )
+
+V1_MARKER = "paper_v1_stride_in_1x1"  # a 0-d buffer (1.0) in v1 bottleneck nets only
 
 
 class ResNet(nn.Module):
@@ -91,6 +96,9 @@ class ResNet(nn.Module):
         self.num_features = self.inplanes
         self.fc = nn.Linear(self.inplanes, num_classes)
         self.init_weights(zero_init_residual)
+        self.stride_in_1x1 = bool(stride_in_1x1 and block_cls is Bottleneck)
+        if self.stride_in_1x1 and len(layers) > 1:  # v1 computes otherwise than v1.5: say so
+            self.register_buffer(V1_MARKER, torch.ones(()))
 
     def _make_layer(
         self,

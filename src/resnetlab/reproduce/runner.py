@@ -105,6 +105,8 @@ ADDED_KEYS: dict[str, Any] = {
     # issue 12: own data and fine-tuning (image folders and init weights only)
     "folder_pipeline": "imagenet", "channels": 0, "norm_stats": "auto", "init": None,
     "init_source": None, "freeze": 0,
+    # issue 14: a run shortened from a recipe that states its schedule relative to its length
+    "schedule_reference": {},
 }
 
 

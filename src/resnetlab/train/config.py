@@ -66,6 +66,11 @@ class TrainConfig:
     warmup_lr: float = 0.0
     warmup_until_error: float | None = None
     warmup_min_depth: int = 0
+    # The full-length run that milestones, warmup_iters (and val_size) were stated for, set by
+    # load_recipe(rescale=True) when a run is shortened or lengthened (--iters / --epochs /
+    # --subset): {"iters": N} or {"epochs": E, "train_images": M or None}, and "scale": the
+    # keys to move to the same fractions of this run. {} (the default): used as stated.
+    schedule_reference: dict = field(default_factory=dict)
     # regularisation
     label_smoothing: float = 0.0
     ema: float = 0.0
@@ -166,6 +171,13 @@ class TrainConfig:
                              "a crop cannot be larger than the image")
         if self.subset is not None and self.subset < 1:
             raise ValueError(f"subset must be a positive number of images, got {self.subset}")
+        ref = self.schedule_reference
+        if ref and (set(ref) - {"iters", "epochs", "train_images", "scale"}
+                    or not set(ref.get("scale", [])) <= set(RESCALED)
+                    or ("iters" in ref) == ("epochs" in ref)):
+            raise ValueError(f"schedule_reference={ref!r}: give {{}} or {{iters: N}} / "
+                             "{epochs: E}, with train_images (null = all) and scale (a list "
+                             f"of {', '.join(RESCALED)})")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if not 0 <= self.ema < 1:
@@ -184,6 +196,22 @@ class TrainConfig:
         if self.warmup != "none" and not self.warmup_iters:
             raise ValueError(f"warmup={self.warmup!r} needs warmup_iters > 0")
         return self
+
+
+# The schedule keys each choice of `schedule` / `warmup` uses; a key set for a schedule that
+# ignores it is refused by load_recipe when an override sets it (a recipe may keep the
+# values of another schedule, e.g. paper-imagenet's milestones for --set schedule=step).
+SCHEDULE_KEYS = {"milestones": ("step",), "milestone_unit": ("step",),
+                 "gamma": ("step", "plateau"), "final_lr": ("cosine", "onecycle", "plateau"),
+                 "plateau_patience": ("plateau",), "plateau_threshold": ("plateau",)}
+WARMUP_KEYS = {"warmup_iters": ("linear", "constant"), "warmup_lr": ("linear", "constant"),
+               "warmup_until_error": ("constant",), "warmup_min_depth": ("linear", "constant")}
+
+
+def ignored_keys(config: TrainConfig) -> set[str]:
+    """The schedule keys that config's schedule and warm-up never read."""
+    out = {k for k, used in SCHEDULE_KEYS.items() if config.schedule not in used}
+    return out | {k for k, used in WARMUP_KEYS.items() if config.warmup not in used}
 
 
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -241,24 +269,66 @@ def read_recipe(name_or_path: str | Path) -> dict[str, Any]:
     return data
 
 
-def load_recipe(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
+def load_recipe(name_or_path: str | Path, overrides: dict[str, Any] | None = None,
+                rescale: bool = False) -> TrainConfig:
     """The TrainConfig of a recipe (shipped name or YAML path) with `overrides` applied.
 
     Override values may be typed values or strings as typed on a command line ("0.1",
     "true", "[32000, 48000]"). Setting `epochs` clears the recipe's `iters` and vice versa.
+    An override that the resulting schedule ignores (milestones under onecycle) is refused.
+    rescale=True (what `resnetlab train` and `demo` use): when the overrides change the run's
+    length (iters, epochs or subset), the recipe's milestones and warmup_iters (and, with a
+    subset, its val_size) move to the same fractions of the new run, unless the overrides
+    state them too (see schedule_reference). Without it every value is used as stated.
     """
     values = read_recipe(name_or_path)
     values["recipe"] = values.get("recipe") or Path(str(name_or_path)).stem
     where = f"recipe {values['recipe']!r}"
     values = {k: coerce(k, v, where) for k, v in values.items()}
     overrides = dict(overrides or {})
+    recipe_values = dict(values)
     if "epochs" in overrides and "iters" not in overrides:
         values["iters"] = None
     if "iters" in overrides and "epochs" not in overrides:
         values["epochs"] = None
     for key, value in overrides.items():
         values[key] = coerce(key, value, "override")
-    return TrainConfig(**values).validate()
+    if rescale and "schedule_reference" not in overrides:
+        values["schedule_reference"] = _reference(recipe_values, overrides)
+    config = TrainConfig(**values)
+    ignored = {k for k in ignored_keys(config) & set(overrides)
+               if getattr(config, k) != _default(k)}  # an override to the default is harmless
+    if ignored:
+        key = sorted(ignored)[0]
+        uses = {**SCHEDULE_KEYS, **WARMUP_KEYS}[key]
+        what = "schedule" if key in SCHEDULE_KEYS else "warmup"
+        raise ValueError(f"{key} is ignored under {what}={getattr(config, what)!r} (used only "
+                         f"by {what}={' | '.join(uses)}): drop it, or set {what} too")
+    return config.validate()
+
+
+def _default(key: str) -> Any:
+    f = FIELDS[key]
+    return f.default_factory() if f.default is dataclasses.MISSING else f.default
+
+
+RESCALED = ("milestones", "warmup_iters", "val_size")
+
+
+def _reference(recipe: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """schedule_reference for a recipe whose length the overrides change ({} when they do
+    not): the recipe's own length and the keys the overrides leave to rescale."""
+    length = ("iters", "epochs", "subset")
+    if not any(k in overrides and overrides[k] != recipe.get(k) for k in length):
+        return {}
+    scale = [k for k in RESCALED if k not in overrides and recipe.get(k)]
+    if "val_size" in scale and "subset" not in overrides:
+        scale.remove("val_size")
+    if not scale:
+        return {}
+    ref: dict[str, Any] = ({"iters": recipe["iters"]} if recipe.get("iters") is not None
+                           else {"epochs": recipe.get("epochs")})
+    return {**ref, "train_images": recipe.get("subset"), "scale": scale}
 
 
 def config_from_dict(values: dict[str, Any], where: str = "config") -> TrainConfig:
@@ -388,12 +458,93 @@ def _example(key: str) -> str:
     return yaml.safe_dump(default, default_flow_style=True).strip().removesuffix("...").strip()
 
 
+# What each key means and, beyond its type, what it accepts: `resnetlab train --list-keys`.
+KEY_DOCS: dict[str, str] = {
+    "recipe": "the recipe's name (set by the recipe file)",
+    "model": "network name from `resnetlab models` (e.g. resnet20, resnet110, plain56)",
+    "model_overrides": "keyword arguments for create_model, e.g. {shortcut: B}",
+    "data": "cifar10 | cifar100 | mnist | fashion-mnist, or an image-folder path",
+    "data_root": "folder holding the data set (null: search the usual places, download)",
+    "subset": "train on a class-stratified subset of N images (null: all)",
+    "val_size": "training images held out for validation (0: none; scaled with --subset)",
+    "iters": "run length in optimizer steps (setting it clears epochs)",
+    "epochs": "run length in passes over the training images (setting it clears iters)",
+    "batch_size": "global batch (all processes together), > 0",
+    "lr": "peak learning rate per batch, > 0",
+    "momentum": "SGD momentum, >= 0",
+    "nesterov": "Nesterov momentum (needs momentum > 0)",
+    "weight_decay": "L2 penalty, >= 0",
+    "wd_exclude": "parameters without weight decay: list of norm, bias",
+    "schedule": "lr schedule",
+    "milestones": "schedule=step: where lr is multiplied by gamma (in milestone_unit)",
+    "milestone_unit": "schedule=step: unit of milestones",
+    "gamma": "schedule=step|plateau: lr factor at each decay, in (0, 1]",
+    "final_lr": "schedule=cosine|onecycle: lr at the end; plateau: its floor; >= 0",
+    "plateau_patience": "schedule=plateau: evaluations without gain before a decay",
+    "plateau_threshold": "schedule=plateau: validation-error gain (% points) that counts",
+    "warmup": "warm-up before the schedule (linear ramp or constant lr)",
+    "warmup_iters": "warm-up length in iterations (the cap, for warmup_until_error)",
+    "warmup_lr": "lr at the start of warm-up (constant: throughout it)",
+    "warmup_until_error": "warmup=constant: end it once training error (%) is below this",
+    "warmup_min_depth": "warm up only networks at least this deep (the paper: 110)",
+    "init": "start from these weights: a run folder, model file, torchvision / timm / "
+            "Idelbayev checkpoint, or a published weight name (`resnetlab weights list`)",
+    "init_source": "the checkpoint format of init when it cannot be detected",
+    "freeze": "freeze the stem and the first N stages (their BatchNorm in eval mode)",
+    "folder_pipeline": "an image folder's pipeline: auto (chosen from the images), small "
+                       "(native size, pad-crop-flip), large or imagenet (scale aug. + crops)",
+    "channels": "input channels of an image folder (0: from the files or the init weights)",
+    "norm_stats": "normalisation statistics: auto (the init weights' when fine-tuning, else "
+                  "the data's), data, init or imagenet",
+    "schedule_reference": "set by --iters/--epochs/--subset: the full-length run the milestones, "
+                          "warm-up and val_size were stated for ({}: used as stated)",
+    "label_smoothing": "label smoothing, in [0, 1)",
+    "ema": "decay of an exponential moving average of the weights, in [0, 1) (0: off)",
+    "grad_clip": "clip the gradient norm to this (0: off)",
+    "pad": "in-memory sets: zero padding (px) before the random crop (0: no shifts)",
+    "flip": "random horizontal flips",
+    "normalize": "in-memory sets: per-channel mean/std, per-pixel mean, or none",
+    "image_size": "image folders: crop size (px)",
+    "scale_min": "image folders: shorter side resized at random in [scale_min, scale_max]",
+    "scale_max": "image folders: see scale_min",
+    "lighting": "image folders: PCA colour lighting std (0: off)",
+    "eval_resize": "image folders: shorter side before the centre crop for evaluation",
+    "test_views": "image folders: views of the final test",
+    "test_scales": "image folders, test_views=multiscale: shorter sides to average",
+    "amp": "mixed precision (auto: bf16 where fast, else off)",
+    "channels_last": "channels-last memory format",
+    "compile": "torch.compile the model",
+    "device": "auto | cpu | cuda | cuda:N",
+    "threads": "CPU threads (0: the cores other processes leave idle)",
+    "workers": "image folders: data-loading processes",
+    "sync_bn": "multi-process: BatchNorm statistics over the global batch",
+    "dist_timeout": "multi-process: seconds before a collective is declared stuck",
+    "seed": "random seed (data order, augmentation, initialisation)",
+    "deterministic": "torch deterministic algorithms (bitwise-repeatable on CPU)",
+    "eval_every": "evaluate every N iterations (0: at each epoch end)",
+    "eval_test": "also score the test set during training (plotted, never selected on)",
+    "eval_batch_size": "batch size for evaluation, > 0",
+    "checkpoint_every": "save a resumable checkpoint every N iterations (and each epoch end)",
+    "log_every": "a metrics row every N iterations, > 0",
+    "tensorboard": "also write TensorBoard logs to RUN/tb (needs resnetlab[tensorboard])",
+    "progress": "what the terminal shows (auto: a bar on a terminal, else lines)",
+}
+
+
 def key_help() -> list[tuple[str, str, str]]:
-    """(key, type, default) for every config key, for `resnetlab train --list-keys`."""
+    """(key, type, default) for every config key."""
+    return [(name, _describe(_TYPES[name]), default) for name, _, default, _ in describe_keys()]
+
+
+def describe_keys() -> list[tuple[str, str, str, str]]:
+    """(key, allowed values, default, meaning) for every config key, for `resnetlab train
+    --list-keys`."""
     rows = []
     for name, f in FIELDS.items():
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        rows.append((name, _describe(_TYPES[name]), repr(default)))
+        allowed = (" | ".join("null" if c is None else str(c) for c in CHOICES[name])
+                   if name in CHOICES else _describe(_TYPES[name]))
+        rows.append((name, allowed, repr(default), KEY_DOCS.get(name, "")))
     return rows
 
 

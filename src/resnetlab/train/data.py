@@ -48,6 +48,7 @@ class Splits:
     normalization: Normalization
     input_size: list[int]
     notes: list[str] = field(default_factory=list)
+    full_train_images: int = 0  # the data set's training images, before subset and hold-out
 
     @property
     def folder(self) -> bool:
@@ -92,16 +93,18 @@ def _imageset_splits(config: TrainConfig, input_size=None, init_norm=None) -> Sp
     elif config.channels and config.channels != train.images.shape[1]:
         train, test = (_to_channels(ds, config.channels) for ds in (train, test))
         notes.append(f"images converted to {config.channels} channel(s) (set by channels)")
+    full = len(train)
     if config.subset is not None:
         _check_subset(config, len(train))
         train = stratified_subset(train, config.subset, seed=config.seed)
     val = None
-    if config.val_size:
-        _check_val(config, len(train))
-        train, val = split_validation(train, config.val_size, seed=config.seed)
+    val_size = held_out(config, full)
+    if val_size:
+        _check_val(config, val_size, len(train))
+        train, val = split_validation(train, val_size, seed=config.seed)
     norm = _chosen_normalization(config, train, init_norm, notes)
     return Splits(train, val, test, list(train.classes), norm,
-                  list(train.images.shape[1:]), notes)
+                  list(train.images.shape[1:]), notes, full)
 
 
 def _to_channels(ds: ImageSet, channels: int) -> ImageSet:
@@ -178,6 +181,7 @@ def _folder_splits(config: TrainConfig, input_size=None, init_norm=None) -> Spli
             notes.append(f"train/ only: {val_size} training images (10%, stratified) are "
                          "held out for validation (set val_size to change it)")
     labels = torch.tensor([label for _, label in train.samples])
+    full = len(train)
 
     def pick(ds, idx):
         return replace(ds, samples=[ds.samples[i] for i in idx.tolist()])
@@ -187,17 +191,18 @@ def _folder_splits(config: TrainConfig, input_size=None, init_norm=None) -> Spli
         idx = stratified_indices(labels, config.subset, config.seed)
         train, labels = pick(train, idx), labels[idx]
     if val is None and val_size:
-        if val_size >= len(train):
-            raise ValueError(f"val_size={val_size} leaves no training images out of "
-                             f"{len(train)}")
+        if config.val_size:  # scaled with a subset when the recipe says so
+            val_size = held_out(config, full)
+        _check_val(config, val_size, len(train))
         held = stratified_indices(labels, val_size, config.seed)
         keep = torch.ones(len(train), dtype=torch.bool)
         keep[held] = False
         train, val = pick(train, keep.nonzero().flatten()), pick(train, held)
     if config.folder_pipeline == "imagenet":
         return Splits(train, val, test, list(train.classes), Normalization.imagenet(),
-                      [3, config.image_size, config.image_size], notes)
-    return _chosen_folder_pipeline(config, train, val, test, input_size, init_norm, notes)
+                      [3, config.image_size, config.image_size], notes, full)
+    splits = _chosen_folder_pipeline(config, train, val, test, input_size, init_norm, notes)
+    return replace(splits, full_train_images=full)
 
 
 def _chosen_folder_pipeline(config, train, val, test, input_size, init_norm, notes) -> Splits:
@@ -250,9 +255,23 @@ def _check_subset(config: TrainConfig, n: int) -> None:
                          f"{config.data}")
 
 
-def _check_val(config: TrainConfig, n: int) -> None:
-    if config.val_size >= n:
-        raise ValueError(f"val_size={config.val_size} leaves no training images out of {n}")
+def held_out(config: TrainConfig, full_train_images: int) -> int:
+    """The validation images to hold out: val_size, or, when schedule_reference says to scale
+    it with a subset, the same fraction of the subset as val_size is of the whole set."""
+    ref = config.schedule_reference
+    if (config.val_size and config.subset is not None and ref
+            and "val_size" in ref.get("scale", [])):
+        whole = ref.get("train_images") or full_train_images
+        return max(1, round(config.val_size * config.subset / whole))
+    return config.val_size
+
+
+def _check_val(config: TrainConfig, val_size: int, n: int) -> None:
+    if val_size >= n:
+        of = f"the subset of {n}" if config.subset is not None else str(n)
+        raise ValueError(f"val_size={val_size} leaves no training images out of {of}: hold "
+                         f"out fewer with --val-size N (e.g. --val-size {max(1, n // 10)}), or "
+                         "--val-size 0 for none")
 
 
 def normalization(config: TrainConfig, train) -> Normalization:

@@ -8,6 +8,7 @@ resumed run continues exactly where it stopped (mid-epoch included).
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,7 @@ from resnetlab.train.runtime import (
     resolve_amp,
     seed_everything,
 )
-from resnetlab.train.schedule import LRSchedule
+from resnetlab.train.schedule import LRSchedule, describe, effective_config, never_decays
 from resnetlab.train.step import TrainStep, build_optimizer
 
 
@@ -64,6 +65,7 @@ class RunResult:
     out_dir: Path
     summary: dict[str, Any]
     metrics: list[dict[str, Any]]
+    already_complete: bool = False  # out_dir held this finished run: nothing was trained
 
 
 def fit(config: TrainConfig, out_dir: str | Path, resume: bool = True, force: bool = False,
@@ -105,7 +107,7 @@ def fit(config: TrainConfig, out_dir: str | Path, resume: bool = True, force: bo
     if summary and summary.get("status") == "complete" and not force:
         if dist.is_main:  # a kill may have taken the report, curves or table: write them again
             run_folder.restore_artefacts(out, summary)
-        return RunResult(out, summary, run_folder.read_metrics(out))
+        return RunResult(out, summary, run_folder.read_metrics(out), already_complete=True)
     created = not out.exists()
     if dist.is_main:  # a full or read-only folder is said now, not after the first epoch
         check_writable(out, "--out")
@@ -175,9 +177,15 @@ class _Run:
                                      use_buffers=True)
         self.step = TrainStep(self.model, self.optimizer, config, self.device, self.amp,
                               distributed=dist.enabled)
-        self.sched = LRSchedule(config, self.total, self.batches_per_epoch, depth)
+        self.schedule_config = effective_config(config, self.total, self.batches_per_epoch,
+                                                s.full_train_images)
+        self.sched = LRSchedule(self.schedule_config, self.total, self.batches_per_epoch, depth)
+        self.schedule_text = describe(self.schedule_config, self.total, depth)
+        if never_decays(self.schedule_config, self.total) and dist.is_main:
+            warnings.warn(f"the lr never decays in this run ({self.schedule_text}): set "
+                          "milestones inside the run or another schedule", stacklevel=2)
         self.progress = Progress(self.total, self.batches_per_epoch, mode=progress,
-                                 enabled=dist.is_main)
+                                 enabled=dist.is_main, eval_every=config.eval_every)
         self.tb = _tensorboard(out, config, dist.is_main)
         self.it, self.elapsed, self.rows = 0, 0.0, []
         self.best: dict[str, Any] | None = None
@@ -196,7 +204,7 @@ class _Run:
         if self.progress.mode != "off":  # the log: what was chosen and loaded
             for line in self._setup_lines():
                 print(line, file=self.progress.stream, flush=True)
-        self.progress.start(self.it)
+        self.progress.start(self.it, self.schedule_text)
         window, t_window = [], time.perf_counter()
         t_start = time.perf_counter() - self.elapsed
         while self.it < self.total:
@@ -261,6 +269,7 @@ class _Run:
 
     def _evaluate(self, final: bool) -> dict[str, EvalResult]:
         model = self.ema.module if self.ema is not None else self.model
+        self.progress.evaluating(self.it)
         broadcast_buffers(unwrap(model), "evaluate.buffers")  # all ranks score rank 0's model
         results = {}
         for name, loader in self.eval_loaders.items():
@@ -400,7 +409,7 @@ class _Run:
                "device": str(self.device), "amp": str(self.amp).replace("torch.", "")
                if self.amp else "off", "world_size": self.dist.world_size,
                "train_images": len(self.splits.train), "threads": torch.get_num_threads(),
-               "best": self.best,
+               "best": self.best, "schedule": self.schedule_text,
                "data_pipeline": list(self.splits.notes), "init": self._init_summary(),
                "final": {"train_loss": last.get("train_loss"),
                          "train_error": last.get("train_error")},
@@ -417,6 +426,9 @@ class _Run:
         if reported:
             out["final"][f"{reported}_per_class_accuracy"] = dict(
                 zip(self.classes, final[reported].per_class_accuracy))
+        if "test" in final and len(self.classes) <= run_folder.CONFUSION_MAX_CLASSES:
+            out["final"]["test_confusion"] = final["test"].confusion  # report.md is rebuilt
+        out["folder"] = self.splits.folder  # from summary.json alone after a kill
         return out
 
     def _init_summary(self) -> dict[str, Any] | None:
@@ -437,8 +449,10 @@ class _Run:
                             title=f"{self.model_name} on {self.config.data}")
             except ImportError as e:
                 print(f"{run_folder.CURVES_FILE} not written: {e}", flush=True)
-            atomic_write_text(self.out / run_folder.REPORT_FILE,
-                              run_folder.format_report(summary, self.config))
+            test = final.get("test")
+            atomic_write_text(self.out / run_folder.REPORT_FILE, run_folder.format_report(
+                summary, self.config, folder=self.splits.folder,
+                confusion=test.confusion if test else None, classes=self.classes))
             write_json(self.out / run_folder.SUMMARY_FILE, summary)
             if self.tb:
                 self.tb.close()

@@ -23,7 +23,7 @@ import yaml
 from resnetlab import io as fileio
 from resnetlab.analysis.plots import plot_curves
 from resnetlab.io import atomic_write_bytes, atomic_write_text, write_json
-from resnetlab.train.config import TrainConfig, config_diff, config_from_dict
+from resnetlab.train.config import TrainConfig, config_diff, config_from_dict, ignored_keys
 
 STATE_FILE = "train_state.pt"
 STATE_FORMAT = 1  # the version of train_state.pt
@@ -111,7 +111,8 @@ def restore_artefacts(out: Path, summary: dict[str, Any]) -> list[str]:
         except ImportError:
             missing.remove(CURVES_FILE)
     if REPORT_FILE in missing:
-        atomic_write_text(out / REPORT_FILE, format_report(summary, config))
+        atomic_write_text(out / REPORT_FILE, format_report(summary, config,
+                                                           folder=summary.get("folder", False)))
     return missing
 
 
@@ -171,6 +172,17 @@ def check_out_dir(out: Path, config: TrainConfig, resume: bool, force: bool) -> 
                      "to start over there, or --resume --force to continue under the new recipe")
 
 
+def is_finished(out: Path, config: TrainConfig) -> bool:
+    """True when out holds this very run (same config, runtime keys aside), complete."""
+    try:
+        if not (out / CONFIG_FILE).is_file() or config_diff(read_config(out), config.to_dict()):
+            return False
+        summary = read_summary(out)
+    except ValueError:
+        return False
+    return bool(summary) and summary.get("status") == "complete"
+
+
 def clear_stale_temporaries(out: Path) -> None:
     """Delete the temporary files of writes that a killed run never finished."""
     for name in RUN_FILES:
@@ -188,16 +200,41 @@ def duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
-def format_report(summary: dict[str, Any], config: TrainConfig) -> str:
-    """report.md: what was trained, the final and best-on-validation numbers, time, machine."""
+# Keys only image folders read, and keys only the in-memory sets (cifar, mnist, ...) read.
+FOLDER_KEYS = ("image_size", "scale_min", "scale_max", "lighting", "eval_resize", "test_views",
+               "test_scales", "workers")
+MEMORY_KEYS = ("pad", "normalize")
+CONFUSION_MAX_CLASSES = 20
+
+
+def applicable_keys(config: TrainConfig, folder: bool) -> dict[str, Any]:
+    """The config's keys that this run reads: no crop keys for an in-memory set, no milestones
+    under a schedule without them (config.yaml keeps every key)."""
+    skip = set(MEMORY_KEYS if folder else FOLDER_KEYS) | ignored_keys(config)
+    if not config.schedule_reference:
+        skip.add("schedule_reference")
+    return {k: v for k, v in config.to_dict().items() if k not in skip}
+
+
+def format_report(summary: dict[str, Any], config: TrainConfig, folder: bool = False,
+                  confusion: list[list[int]] | None = None,
+                  classes: list[str] | None = None) -> str:
+    """report.md: what was trained, the final and best-on-validation numbers, per-class
+    accuracy and (for up to CONFUSION_MAX_CLASSES classes) the test confusion matrix, the
+    recipe keys that apply to this data, time, machine."""
     final, best = summary.get("final", {}), summary.get("best")
+    if confusion is None:  # a report rebuilt from summary.json alone
+        confusion = final.get("test_confusion")
+        classes = classes or list(final.get("test_per_class_accuracy") or {})
     head = f"# {config.model} on {config.data}" + (f" ({config.recipe})" if config.recipe else "")
     lines = [head,
              "", f"Status: {summary['status']}. {summary['iters']} iterations "
              f"({summary['epochs']:.2f} epochs) in {duration(summary['time_seconds'])}, "
              f"{summary['train_images_per_second']:.0f} training images/s on "
-             f"{summary['device']} (amp: {summary['amp']}).", "",
-             "| | error % |", "|---|---|"]
+             f"{summary['device']} (amp: {summary['amp']}).", ""]
+    if summary.get("schedule"):
+        lines += [f"Learning rate: {summary['schedule']}.", ""]
+    lines += ["| | error % |", "|---|---|"]
     for key, label in (("test_error", "final test top-1"), ("test_top5_error", "final test top-5"),
                        ("val_error", "final validation top-1"), ("train_error",
                                                                   "train (last window)")):
@@ -232,12 +269,34 @@ def format_report(summary: dict[str, Any], config: TrainConfig) -> str:
     select = ("best.safetensors is the checkpoint with the lowest validation error" if best
               else "there is no validation split: the model is the final weights")
     lines += ["", f"Errors are top-1 unless marked; {select}; nothing is selected on test.", "",
-              f"![curves]({CURVES_FILE})", "", "## Recipe", "",
-              "```yaml", yaml.safe_dump(config.to_dict(), sort_keys=False).rstrip(), "```", "",
+              f"![curves]({CURVES_FILE})", ""]
+    lines += _per_class(final.get("test_per_class_accuracy"), confusion, classes)
+    keys = applicable_keys(config, folder)
+    lines += ["## Recipe", "", f"The keys this run reads ({CONFIG_FILE} holds all "
+              f"{len(config.to_dict())}).", "",
+              "```yaml", yaml.safe_dump(keys, sort_keys=False).rstrip(), "```", "",
               "## Machine", ""]
     lines += [f"- {k}: {v}" for k, v in {**summary.get("machine", {}),
                                           **summary.get("versions", {})}.items()]
     return "\n".join(lines) + "\n"
+
+
+def _per_class(accuracy: dict[str, float] | None, confusion: list[list[int]] | None,
+               classes: list[str] | None) -> list[str]:
+    """## Per class: test accuracy per class, and the confusion matrix when small enough."""
+    if not accuracy:
+        return []
+    lines = ["## Per class (test)", "", "| class | accuracy % |", "|---|---|"]
+    lines += [f"| {name} | {acc:.2f} |" for name, acc in accuracy.items()]
+    lines.append("")
+    if confusion and classes and len(classes) <= CONFUSION_MAX_CLASSES:
+        lines += ["Confusion matrix (rows: true class, columns: predicted; counts):", "",
+                  "| true \\ predicted | " + " | ".join(classes) + " |",
+                  "|---|" + "---|" * len(classes)]
+        lines += [f"| {name} | " + " | ".join(str(int(v)) for v in row) + " |"
+                  for name, row in zip(classes, confusion)]
+        lines.append("")
+    return lines
 
 
 def rng_state() -> dict[str, Any]:

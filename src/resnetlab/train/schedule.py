@@ -7,12 +7,81 @@ the same schedule.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
 from resnetlab.train.config import TrainConfig
 
 ERROR_WINDOW = 10  # batches averaged by the error-triggered warm-up
+
+
+def reference_iters(config: TrainConfig, full_train_images: int) -> int | None:
+    """Optimizer steps of the full-length run config.schedule_reference describes (None
+    when there is none). full_train_images: the data set's training images before any
+    subset or hold-out."""
+    ref = config.schedule_reference
+    if not ref:
+        return None
+    if ref.get("iters") is not None:
+        return int(ref["iters"])
+    images = (ref.get("train_images") or full_train_images) - config.val_size
+    return max(1, math.ceil(ref["epochs"] * max(1, images // config.batch_size)))
+
+
+def effective_config(config: TrainConfig, total_iters: int, batches_per_epoch: int,
+                     full_train_images: int) -> TrainConfig:
+    """config with the schedule this run follows: milestones in iterations, and the keys
+    schedule_reference names moved to the same fractions of `total_iters` as they were of
+    the reference run. Without a reference it is config, milestones converted to iters."""
+    ref_total = reference_iters(config, full_train_images)
+    scale = set(config.schedule_reference.get("scale", [])) if ref_total else set()
+    r = total_iters / ref_total if ref_total else 1.0
+    if "milestones" in scale:
+        ref_bpe = max(1, round(ref_total / config.schedule_reference["epochs"])) \
+            if config.schedule_reference.get("epochs") else batches_per_epoch
+        milestones = sorted({max(1, round(m * r)) for m in config.milestone_iters(ref_bpe)})
+    else:
+        milestones = config.milestone_iters(batches_per_epoch)
+    warmup_iters = config.warmup_iters
+    if "warmup_iters" in scale and warmup_iters:
+        warmup_iters = max(1, round(warmup_iters * r))
+    return dataclasses.replace(config, milestones=milestones, milestone_unit="iters",
+                               warmup_iters=warmup_iters)
+
+
+def describe(config: TrainConfig, total_iters: int, depth: int = 0) -> str:
+    """The effective schedule in iterations, in words (config: effective_config's)."""
+    c = config
+    parts = []
+    if c.warmup != "none" and depth >= c.warmup_min_depth:
+        until = (f" or until the training error is below {c.warmup_until_error:g}%"
+                 if c.warmup == "constant" and c.warmup_until_error is not None else "")
+        kind = "constant" if c.warmup == "constant" else f"linear {c.warmup_lr:g} ->"
+        parts.append(f"warm-up {kind} lr {c.warmup_lr if c.warmup == 'constant' else c.lr:g} "
+                     f"for {c.warmup_iters} iterations{until}")
+    if c.schedule == "step":
+        inside = [m for m in c.milestones if m < total_iters]
+        lrs = [c.lr * c.gamma ** (i + 1) for i in range(len(inside))]
+        steps = ", ".join(f"{lr:g} at {m}" for m, lr in zip(inside, lrs))
+        parts.append(f"lr {c.lr:g}" + (f", then {steps}" if inside else " throughout"))
+    elif c.schedule == "plateau":
+        parts.append(f"lr {c.lr:g}, x{c.gamma:g} after {c.plateau_patience} evaluations "
+                     f"without a {c.plateau_threshold:g}-point gain (floor {c.final_lr:g})")
+    elif c.schedule == "constant":
+        parts.append(f"lr {c.lr:g} throughout")
+    else:
+        parts.append(f"{c.schedule} from lr {c.lr:g} to {c.final_lr:g} at {total_iters}")
+    return f"schedule ({c.schedule}, {total_iters} iterations): " + "; ".join(parts)
+
+
+def never_decays(config: TrainConfig, total_iters: int) -> bool:
+    """True when the lr stays at its peak for the whole run (config: effective_config's)."""
+    if config.schedule == "constant":
+        return True
+    if config.schedule == "step":
+        return config.gamma == 1 or not any(m < total_iters for m in config.milestones)
+    return False
 
 
 class LRSchedule:

@@ -148,7 +148,7 @@ def read_pretrained(
     if source_format == "resnetlab" or (source_format is None and _is_resnetlab_file(path)):
         from safetensors.torch import load_file
 
-        from resnetlab.checkpoint import read_meta, resolve_model_path
+        from resnetlab.checkpoint import read_meta, resolve_model_path, upgrade_variant
 
         weights = resolve_model_path(path)
         meta = read_meta(weights)
@@ -156,6 +156,7 @@ def read_pretrained(
             state = load_file(str(weights))
         except Exception as e:
             raise ValueError(f"{weights}: not a readable safetensors file ({e})") from e
+        meta, state = upgrade_variant(meta, state)
         return state, meta, str(path)
     raw = read_state_dict(path)
     fmt = source_format or detect_source(raw)
