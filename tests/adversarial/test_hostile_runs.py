@@ -396,3 +396,16 @@ def test_sigkill_right_after_the_state_save_leaves_no_gap(root, tmp_path):
     sigkill_fit(root, tmp_path / "b", "state", 16)
     resumed = fit(tiny_config(root), tmp_path / "b")
     assert [m["iter"] for m in resumed.metrics] == [m["iter"] for m in full.metrics]
+
+
+def test_a_complete_run_in_a_read_only_folder_is_returned_as_it_is(root, tmp_path,
+                                                                   monkeypatch):
+    fit(tiny_config(root, iters=4), tmp_path)
+    (tmp_path / ".report.md.abc.tmp").write_text("left by a kill")
+
+    def read_only(self, missing_ok=False):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+
+    monkeypatch.setattr(Path, "unlink", read_only)
+    no_training(monkeypatch)
+    assert fit(tiny_config(root, iters=4), tmp_path).summary["status"] == "complete"
