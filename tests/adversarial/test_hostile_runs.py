@@ -74,7 +74,8 @@ def test_a_non_finite_buffer_never_replaces_the_last_good_checkpoint(root, tmp_p
             step.model.bn1.running_var.fill_(float("inf"))
 
     after_step(monkeypatch, 9, poison)
-    with pytest.raises(DivergedError, match=r"at iteration 10 of 16 .*model bn1\.running_var"):
+    with pytest.raises(DivergedError, match=r"at iteration 10 of 16 .*model bn1\.running_var.*"
+                       r"is kept \(iteration 8\)"):
         fit(tiny_config(root), tmp_path)
     state = load_train_state(tmp_path / STATE_FILE)
     assert state["iter"] == 8
@@ -82,6 +83,9 @@ def test_a_non_finite_buffer_never_replaces_the_last_good_checkpoint(root, tmp_p
     model = load_file(str(tmp_path / "model.safetensors"))
     assert all(torch.isfinite(v).all() for v in model.values())
     assert json.loads((tmp_path / "summary.json").read_text())["status"] == "diverged"
+    monkeypatch.undo()  # the same command again continues from the good iteration 8
+    r = fit(tiny_config(root), tmp_path)
+    assert r.summary["status"] == "complete" and r.summary["iters"] == 16
 
 
 def broken_copy(done, tmp_path, name="layer1.0.bn1.running_var", value=float("inf")):
@@ -396,3 +400,16 @@ def test_sigkill_right_after_the_state_save_leaves_no_gap(root, tmp_path):
     sigkill_fit(root, tmp_path / "b", "state", 16)
     resumed = fit(tiny_config(root), tmp_path / "b")
     assert [m["iter"] for m in resumed.metrics] == [m["iter"] for m in full.metrics]
+
+
+def test_a_complete_run_in_a_read_only_folder_is_returned_as_it_is(root, tmp_path,
+                                                                   monkeypatch):
+    fit(tiny_config(root, iters=4), tmp_path)
+    (tmp_path / ".report.md.abc.tmp").write_text("left by a kill")
+
+    def read_only(self, missing_ok=False):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+
+    monkeypatch.setattr(Path, "unlink", read_only)
+    no_training(monkeypatch)
+    assert fit(tiny_config(root, iters=4), tmp_path).summary["status"] == "complete"

@@ -190,6 +190,7 @@ class _Run:
         self.it, self.elapsed, self.rows = 0, 0.0, []
         self.best: dict[str, Any] | None = None
         self.skipped: dict[str, str] = {}  # unreadable images (folders): path -> reason
+        self.saved_at: int | None = None  # the iteration of the last (good) checkpoint
 
     # -- the loop ------------------------------------------------------------------------
     def train(self, resuming: bool) -> RunResult:
@@ -346,6 +347,7 @@ class _Run:
             self._save_model({})
             write_json(self.out / run_folder.SUMMARY_FILE, self._summary("running", {}))
         barrier(self.dist, "checkpoint")
+        self.saved_at = self.it
 
     def _load(self, state: dict[str, Any]) -> None:
         load_weights(unwrap(self.model), state["model"], what=str(self.out / STATE_FILE))
@@ -356,6 +358,7 @@ class _Run:
             self.ema.load_state_dict(state["ema"])
         self.it, self.elapsed, self.best = state["iter"], state["elapsed"], state["best"]
         self.skipped = dict(state.get("skipped") or {})
+        self.saved_at = self.it
         if self.config.deterministic and not self.config.threads:
             torch.set_num_threads(state["threads"])  # the same kernels' partitioning as before
         self.rows = run_folder.read_metrics(self.out, upto=self.it)
@@ -366,7 +369,8 @@ class _Run:
 
     def _diverged(self, iteration: int, value: float, what: str = "the loss became",
                   detail: str = "") -> None:
-        last = "none yet" if not (self.out / STATE_FILE).is_file() else "kept"
+        last = "none yet" if not (self.out / STATE_FILE).is_file() else "kept" + (
+            f" (iteration {self.saved_at})" if self.saved_at is not None else "")
         if self.dist.is_main:
             write_json(self.out / run_folder.SUMMARY_FILE,
                                {**self._summary("diverged", {}), "diverged_at": iteration})

@@ -97,7 +97,10 @@ def mark_unfinished(out: Path) -> None:
 def restore_artefacts(out: Path, summary: dict[str, Any]) -> list[str]:
     """Rewrite what a complete run folder lacks (report.md, curves.png, metrics.csv) from
     metrics.jsonl, config.yaml and summary.json, without training; the names rewritten."""
-    clear_stale_temporaries(out)
+    try:
+        clear_stale_temporaries(out)
+    except OSError:  # a complete run in a read-only folder is still returned as it is
+        pass
     missing = [n for n in (METRICS_CSV, CURVES_FILE, REPORT_FILE) if not (out / n).is_file()]
     if not missing:
         return []
