@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from test_train_own_pieces import TinyNet, tensors
 from weightfiles import cached_entry, isolated  # noqa: F401 (autouse fixture)
 
 from resnetlab.checkpoint import load_model, read_meta
@@ -202,3 +203,43 @@ def test_the_init_weights_input_size_decides_when_fine_tuning():
     c = choose_pipeline(small_gray, "auto")
     assert (c.kind, c.size, c.channels) == ("small", (28, 28), 1)
     assert choose_pipeline(small_gray, "small", channels=3).channels == 3
+
+
+@pytest.mark.parametrize("own", [False, True], ids=["init+freeze", "own-model-tensors"])
+def test_an_interrupted_fine_tuning_or_own_model_run_resumes_exactly(tmp_path, r8_cached,
+                                                                     monkeypatch, own):
+    from safetensors.torch import load_file
+
+    from resnetlab.train import step as step_mod
+
+    data = image_folder(tmp_path / "d", mode="RGB", size=16)
+    conf = cfg(data, init=r8_cached, freeze=1, model="auto", iters=7, checkpoint_every=2,
+               deterministic=True)
+    kwargs = {}
+    if own:
+        conf = cfg(data, iters=7, checkpoint_every=2, deterministic=True)
+        x, y = tensors()
+        kwargs = {"train_data": (x, y), "val_data": (x[:9], y[:9])}
+
+    def run(out):
+        torch.manual_seed(0)  # the same initial weights for the own model
+        extra = {"model": TinyNet()} if own else {}
+        return fit(conf, out, **kwargs, **extra)
+
+    full = run(tmp_path / "a")
+    orig, calls = step_mod.TrainStep.__call__, {"n": 0}
+
+    def stop_at_5(self, x, y, lr):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return orig(self, x, y, lr)
+
+    monkeypatch.setattr(step_mod.TrainStep, "__call__", stop_at_5)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "b")
+    monkeypatch.setattr(step_mod.TrainStep, "__call__", orig)
+    resumed = run(tmp_path / "b")
+    a = load_file(str(full.out_dir / "model.safetensors"))
+    b = load_file(str(resumed.out_dir / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
