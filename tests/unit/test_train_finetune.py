@@ -78,8 +78,20 @@ def test_init_cifar10_resnet20_on_a_folder_end_to_end(fixtures_dir, tmp_path, ca
     result = json.loads(capsys.readouterr().out)
     assert result["n"] == 9 and result["top1_error"] == pytest.approx(
         summary["final"]["val_error"])
-    assert main(["evaluate", str(out), "--split", "test", "--device", "cpu"]) == 2
-    assert "without a test split" in capsys.readouterr().err
+    assert main(["evaluate", str(out), "--split", "train", "--device", "cpu", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 18
+
+
+def test_evaluate_of_a_train_val_folder_run_reports_val(tmp_path, capsys):
+    """The default split (test) of a folder without test/ is its val/, named val."""
+    data = image_folder(tmp_path / "d", mode="RGB", size=16)
+    run = fit(cfg(data, folder_pipeline="large", image_size=16, scale_min=16, scale_max=20,
+                  eval_resize=18), tmp_path / "run")
+    capsys.readouterr()
+    assert main(["evaluate", str(run.out_dir), "--device", "cpu", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["split"] == "val" and result["n"] == 9
+    assert result["top1_error"] == pytest.approx(run.summary["final"]["val_error"])
 
 
 @pytest.fixture
