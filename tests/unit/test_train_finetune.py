@@ -255,3 +255,13 @@ def test_an_interrupted_fine_tuning_or_own_model_run_resumes_exactly(tmp_path, r
     a = load_file(str(full.out_dir / "model.safetensors"))
     b = load_file(str(resumed.out_dir / "model.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_run_saved_before_the_new_keys_existed_still_resumes():
+    from resnetlab.train.config import config_diff
+
+    new = load_recipe("demo").to_dict()
+    old = {k: v for k, v in new.items() if k not in ("folder_pipeline", "channels", "norm_stats",
+                                                      "init", "init_source", "freeze")}
+    assert config_diff(old, new) == []
+    assert config_diff(old, {**new, "freeze": 1}) == ["freeze: 0 -> 1"]
