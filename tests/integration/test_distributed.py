@@ -237,7 +237,7 @@ def _folder_worker(rank: int, world: int, port: int, root: str, out: str) -> Non
 def test_two_ranks_train_on_an_image_folder_and_evaluate_every_image_once(tmp_path):
     from PIL import Image
 
-    for split, n in (("train", 8), ("val", 5)):
+    for split, n in (("train", 8), ("test", 5)):  # a test/ split: the one ten-crop scores
         for c, name in enumerate(("a", "b", "c")):
             (tmp_path / "imgs" / split / name).mkdir(parents=True)
             for i in range(n):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from test_train_own_pieces import TinyNet, tensors
 from weightfiles import cached_entry, isolated  # noqa: F401 (autouse fixture)
 
 from resnetlab.checkpoint import load_model, read_meta
@@ -77,8 +78,20 @@ def test_init_cifar10_resnet20_on_a_folder_end_to_end(fixtures_dir, tmp_path, ca
     result = json.loads(capsys.readouterr().out)
     assert result["n"] == 9 and result["top1_error"] == pytest.approx(
         summary["final"]["val_error"])
-    assert main(["evaluate", str(out), "--split", "test", "--device", "cpu"]) == 2
-    assert "without a test split" in capsys.readouterr().err
+    assert main(["evaluate", str(out), "--split", "train", "--device", "cpu", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 18
+
+
+def test_evaluate_of_a_train_val_folder_run_reports_val(tmp_path, capsys):
+    """The default split (test) of a folder without test/ is its val/, named val."""
+    data = image_folder(tmp_path / "d", mode="RGB", size=16)
+    run = fit(cfg(data, folder_pipeline="large", image_size=16, scale_min=16, scale_max=20,
+                  eval_resize=18), tmp_path / "run")
+    capsys.readouterr()
+    assert main(["evaluate", str(run.out_dir), "--device", "cpu", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["split"] == "val" and result["n"] == 9
+    assert result["top1_error"] == pytest.approx(run.summary["final"]["val_error"])
 
 
 @pytest.fixture
@@ -202,3 +215,53 @@ def test_the_init_weights_input_size_decides_when_fine_tuning():
     c = choose_pipeline(small_gray, "auto")
     assert (c.kind, c.size, c.channels) == ("small", (28, 28), 1)
     assert choose_pipeline(small_gray, "small", channels=3).channels == 3
+
+
+@pytest.mark.parametrize("own", [False, True], ids=["init+freeze", "own-model-tensors"])
+def test_an_interrupted_fine_tuning_or_own_model_run_resumes_exactly(tmp_path, r8_cached,
+                                                                     monkeypatch, own):
+    from safetensors.torch import load_file
+
+    from resnetlab.train import step as step_mod
+
+    data = image_folder(tmp_path / "d", mode="RGB", size=16)
+    conf = cfg(data, init=r8_cached, freeze=1, model="auto", iters=7, checkpoint_every=2,
+               deterministic=True)
+    kwargs = {}
+    if own:
+        conf = cfg(data, iters=7, checkpoint_every=2, deterministic=True)
+        x, y = tensors()
+        kwargs = {"train_data": (x, y), "val_data": (x[:9], y[:9])}
+
+    def run(out):
+        torch.manual_seed(0)  # the same initial weights for the own model
+        extra = {"model": TinyNet()} if own else {}
+        return fit(conf, out, **kwargs, **extra)
+
+    full = run(tmp_path / "a")
+    orig, calls = step_mod.TrainStep.__call__, {"n": 0}
+
+    def stop_at_5(self, x, y, lr):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return orig(self, x, y, lr)
+
+    monkeypatch.setattr(step_mod.TrainStep, "__call__", stop_at_5)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "b")
+    monkeypatch.setattr(step_mod.TrainStep, "__call__", orig)
+    resumed = run(tmp_path / "b")
+    a = load_file(str(full.out_dir / "model.safetensors"))
+    b = load_file(str(resumed.out_dir / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_run_saved_before_the_new_keys_existed_still_resumes():
+    from resnetlab.train.config import config_diff
+
+    new = load_recipe("demo").to_dict()
+    old = {k: v for k, v in new.items() if k not in ("folder_pipeline", "channels", "norm_stats",
+                                                      "init", "init_source", "freeze")}
+    assert config_diff(old, new) == []
+    assert config_diff(old, {**new, "freeze": 1}) == ["freeze: 0 -> 1"]

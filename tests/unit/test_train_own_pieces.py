@@ -128,3 +128,13 @@ def test_schedule_lr_has_the_papers_error_ended_warmup():
     again = ScheduleLR(torch.optim.SGD([w], lr=cfg.lr), cfg, 100, depth=110)
     again.load_state_dict(state)
     assert again.get_last_lr() == sched.get_last_lr()
+
+
+def test_own_model_on_a_folder_gets_the_channels_its_first_conv_takes(tmp_path):
+    from test_train_finetune import image_folder
+
+    data = image_folder(tmp_path / "gray")  # 28 px grayscale
+    cfg = load_recipe("demo", {**QUICK, "data": str(data), "folder_pipeline": "auto"})
+    run = fit(cfg, tmp_path / "run", model=TinyNet(c=3))
+    meta = json.loads((run.out_dir / "model.json").read_text())
+    assert meta["input_size"] == [3, 28, 28] and run.summary["status"] == "complete"

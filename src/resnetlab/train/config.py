@@ -550,6 +550,14 @@ def describe_keys() -> list[tuple[str, str, str, str]]:
 
 def config_diff(old: dict[str, Any], new: dict[str, Any],
                 ignore=RESUME_RUNTIME_KEYS) -> list[str]:
-    """'key: old -> new' for every key (outside `ignore`) whose value differs."""
+    """'key: old -> new' for every key (outside `ignore`) whose value differs. A key missing
+    from `old` (a run saved before the key existed) counts as its default, the value under
+    which runs compute what they computed before it (reproduce.runner.ADDED_KEYS)."""
     keys = sorted((set(old) | set(new)) - set(ignore))
+    old = {**{k: _default(k) for k in keys if k not in old and k in FIELDS}, **old}
     return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+
+
+def _default(key: str) -> Any:
+    f = FIELDS[key]
+    return f.default if f.default is not dataclasses.MISSING else f.default_factory()

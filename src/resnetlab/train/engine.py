@@ -89,6 +89,11 @@ def fit(config: TrainConfig, out_dir: str | Path, resume: bool = True, force: bo
             raise ValueError(f"model must be an nn.Module or a registry name, not a "
                              f"{type(model).__name__}")
         config = replace(config, model=type(unwrap(model)).__name__)
+        if train_data is None and not config.channels and not config.init:
+            # a data set or folder is read with the channels the model's first conv takes
+            conv = next((m for m in unwrap(model).modules() if isinstance(m, nn.Conv2d)), None)
+            if conv is not None and conv.in_channels in (1, 3):
+                config = replace(config, channels=conv.in_channels)
     if isinstance(train_data, str):
         config = replace(config, data=train_data)
         train_data = None

@@ -114,6 +114,8 @@ def evaluate_checkpoint(path: str | Path, data: str | None = None, split: str = 
     splits = load_splits(config, input_size=meta.get("input_size")
                          if config.folder_pipeline != "imagenet" else None)
     ds = {"train": splits.train, "val": splits.val, "test": splits.test}[split]
+    if ds is None and split == "test" and splits.folder and not config.val_size:
+        split, ds = "val", splits.val  # a folder of train/ + val/: its val/ is what is held out
     if ds is None:
         other = "test" if split == "val" else "val"
         what = "validation split (val_size=0)" if split == "val" else "test split"
