@@ -106,7 +106,7 @@ class TrainConfig:
     eval_batch_size: int = 512
     checkpoint_every: int = 1000
     log_every: int = 20
-    tensorboard: bool = False  # true needs: pip install resnetlab[tensorboard]
+    tensorboard: bool = True
     progress: str = "auto"
 
     def to_dict(self) -> dict[str, Any]:
@@ -463,7 +463,7 @@ KEY_DOCS: dict[str, str] = {
     "eval_batch_size": "batch size for evaluation, > 0",
     "checkpoint_every": "save a resumable checkpoint every N iterations (and each epoch end)",
     "log_every": "a metrics row every N iterations, > 0",
-    "tensorboard": "also write TensorBoard logs to RUN/tb (needs resnetlab[tensorboard])",
+    "tensorboard": "also write TensorBoard logs to RUN/tb",
     "progress": "what the terminal shows (auto: a bar on a terminal, else lines)",
 }
 
