@@ -146,11 +146,3 @@ def test_bench_train_json(capsys):
         assert r[key] > 0
     assert r["achieved_flops"] == pytest.approx(r["images_per_second"] * r["flops_per_image"])
 
-
-def test_tensorboard_without_the_package_is_an_error_naming_the_extra(root, tmp_path, capsys,
-                                                                      monkeypatch):
-    import sys
-
-    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # as if not installed
-    assert main(train_args(root, tmp_path / "tb", "--set", "tensorboard=true")) == 2
-    assert "resnetlab[tensorboard]" in capsys.readouterr().err

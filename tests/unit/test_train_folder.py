@@ -26,7 +26,7 @@ def config(folder, **kw):
                   batch_size=6, image_size=16, scale_min=18, scale_max=26, eval_resize=18,
                   test_views="ten-crop", test_scales=[16, 22], workers=0, val_size=3,
                   eval_every=3, checkpoint_every=3, eval_batch_size=4, device="cpu",
-                  progress="off", tensorboard=False, threads=1)
+                  progress="off", tensorboard=False, threads=1, warmup_iters=2)
     return load_recipe("paper-imagenet", {**values, **kw})
 
 

@@ -198,8 +198,8 @@ class TrainConfig:
         return self
 
 
-# The schedule keys each choice of `schedule` / `warmup` uses; a key set for a schedule that
-# ignores it is refused by load_recipe when an override sets it (a recipe may keep the
+# The schedule keys each choice of `schedule` / `warmup` uses; a SCHEDULE_KEYS key set for a
+# schedule that ignores it is refused by load_recipe when an override sets it (a recipe may keep the
 # values of another schedule, e.g. paper-imagenet's milestones for --set schedule=step).
 SCHEDULE_KEYS = {"milestones": ("step",), "milestone_unit": ("step",),
                  "gamma": ("step", "plateau"), "final_lr": ("cosine", "onecycle", "plateau"),
@@ -208,10 +208,12 @@ WARMUP_KEYS = {"warmup_iters": ("linear", "constant"), "warmup_lr": ("linear", "
                "warmup_until_error": ("constant",), "warmup_min_depth": ("linear", "constant")}
 
 
-def ignored_keys(config: TrainConfig) -> set[str]:
-    """The schedule keys that config's schedule and warm-up never read."""
+def ignored_keys(config: TrainConfig, warmup: bool = True) -> set[str]:
+    """The schedule keys that config's schedule (and, with warmup, its warm-up) never read."""
     out = {k for k, used in SCHEDULE_KEYS.items() if config.schedule not in used}
-    return out | {k for k, used in WARMUP_KEYS.items() if config.warmup not in used}
+    if warmup:
+        out |= {k for k, used in WARMUP_KEYS.items() if config.warmup not in used}
+    return out
 
 
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -296,7 +298,9 @@ def load_recipe(name_or_path: str | Path, overrides: dict[str, Any] | None = Non
     if rescale and "schedule_reference" not in overrides:
         values["schedule_reference"] = _reference(recipe_values, overrides)
     config = TrainConfig(**values)
-    ignored = {k for k in ignored_keys(config) & set(overrides)
+    # Only the schedule's keys: a warm-up length set under warmup=none stays allowed (scripts
+    # set warmup_iters for any recipe), report.md leaves it out as not applying.
+    ignored = {k for k in ignored_keys(config, warmup=False) & set(overrides)
                if getattr(config, k) != _default(k)}  # an override to the default is harmless
     if ignored:
         key = sorted(ignored)[0]
@@ -526,7 +530,7 @@ KEY_DOCS: dict[str, str] = {
     "eval_batch_size": "batch size for evaluation, > 0",
     "checkpoint_every": "save a resumable checkpoint every N iterations (and each epoch end)",
     "log_every": "a metrics row every N iterations, > 0",
-    "tensorboard": "also write TensorBoard logs to RUN/tb (needs resnetlab[tensorboard])",
+    "tensorboard": "also write TensorBoard logs to RUN/tb",
     "progress": "what the terminal shows (auto: a bar on a terminal, else lines)",
 }
 
