@@ -413,3 +413,17 @@ def test_a_complete_run_in_a_read_only_folder_is_returned_as_it_is(root, tmp_pat
     monkeypatch.setattr(Path, "unlink", read_only)
     no_training(monkeypatch)
     assert fit(tiny_config(root, iters=4), tmp_path).summary["status"] == "complete"
+
+
+def test_another_ranks_write_check_is_not_a_foreign_file(root, tmp_path):
+    """Under DDP, rank 0's write check (a hidden .tmp file) can be in the folder while rank 1
+    looks at it: that is resnetlab's own temporary, not somebody else's file."""
+    from resnetlab.train.run_folder import check_out_dir
+
+    out = tmp_path / "ddp"
+    out.mkdir()
+    (out / ".resnetlab-write-check.abc123.tmp").write_text("")
+    assert check_out_dir(out, tiny_config(root, iters=4), resume=True, force=False) == "fresh"
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="holds no resnetlab run"):
+        check_out_dir(out, tiny_config(root, iters=4), resume=True, force=False)

@@ -151,7 +151,10 @@ def check_out_dir(out: Path, config: TrainConfig, resume: bool, force: bool) -> 
         raise NotADirectoryError(f"{out} is a file; give --out a folder")
     has_run = (out / CONFIG_FILE).is_file()
     if not has_run:
-        others = sorted(p.name for p in out.iterdir() if p.name not in RUN_FILES)
+        # resnetlab's own temporaries (another rank's write check, a killed atomic write)
+        # are not somebody else's files
+        others = sorted(p.name for p in out.iterdir() if p.name not in RUN_FILES
+                        and not (p.name.startswith(".") and p.name.endswith(".tmp")))
         if others and not force:
             listed = ", ".join(others[:4]) + (" ..." if len(others) > 4 else "")
             raise ValueError(f"{out} is not empty and holds no resnetlab run ({listed}): "
