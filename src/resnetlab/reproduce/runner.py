@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from resnetlab import io as fileio
 from resnetlab.train import fit, load_recipe
+from resnetlab.train.run_folder import CONFIG_FILE, read_config
 
 Point = tuple[int, float]
 
@@ -148,16 +147,12 @@ def check_same_run(out_dir: Path, config: Any) -> None:
     """Refuse a cache folder that holds a run of another config under this run's name (an
     edited folder, or a cache written by another recipe): reading it back would report
     numbers of a different experiment."""
-    saved = out_dir / "config.yaml"
-    if not saved.is_file():
+    if not (out_dir / CONFIG_FILE).is_file():
         return
-    try:
-        theirs = yaml.safe_load(saved.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise ValueError(f"{saved}: unreadable ({e}); delete {out_dir} to retrain it") from e
-    if not isinstance(theirs, dict) or config_key(theirs) != config_key(config):
+    theirs = read_config(out_dir)  # a corrupt one is named, with the fix
+    if config_key(theirs) != config_key(config):
         mine = {k: v for k, v in config_dict(config).items() if k not in CACHE_RUNTIME_KEYS}
-        diff = sorted(k for k in mine if not isinstance(theirs, dict) or theirs.get(k) != mine[k])
+        diff = sorted(k for k in mine if theirs.get(k) != mine[k])
         raise ValueError(
             f"{out_dir} holds a run of a different recipe under the same name (differs in: "
             f"{', '.join(diff[:6]) or 'its layout'}); delete that folder, point --runs at "

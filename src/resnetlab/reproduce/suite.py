@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
 from resnetlab.analysis.report import Report, fmt_seconds, markdown_table
 from resnetlab.bench.train import bench_train
@@ -38,6 +37,7 @@ from resnetlab.reproduce.runner import (
 )
 from resnetlab.reproduce.verdicts import mean_std
 from resnetlab.train.config import TrainConfig
+from resnetlab.train.run_folder import read_config
 
 # Order of training and of the reports: depth first, so that its nets (ResNet-20 … 56) are
 # the ones degradation, shortcuts (option A) and responses then find in the cache.
@@ -156,7 +156,7 @@ def decide_compile(opts: Options, planned: list[Planned], choice: str,
         return CompileChoice(choice == "on", f"--compile {choice}")
     todo = [p for p in planned if p.status != "cached"]
     if not todo:
-        used = [bool(saved_config(p.out_dir).get("compile")) for p in planned]
+        used = [bool(read_config(p.out_dir).get("compile")) for p in planned]
         return CompileChoice(False, f"nothing to train; the cached runs were trained with "
                                     f"compile on in {sum(used)} of {len(used)} (their "
                                     "config.yaml)")
@@ -192,14 +192,6 @@ def decide_compile(opts: Options, planned: list[Planned], choice: str,
               f"~{fmt_seconds(cost)} of compilation, so compile is "
               f"{'on' if use else 'off'}")
     return CompileChoice(use, reason, measured)
-
-
-def saved_config(out_dir: Path) -> dict[str, Any]:
-    path = out_dir / "config.yaml"
-    if not path.is_file():
-        return {}
-    loaded = yaml.safe_load(path.read_text())
-    return loaded if isinstance(loaded, dict) else {}
 
 
 def plan_table(planned: list[Planned]) -> str:
