@@ -12,6 +12,12 @@ from pathlib import Path
 from typing import Any
 
 
+class Notice(UserWarning):
+    """A warning meant for the person running resnetlab (a skipped image, an lr that never
+    decays): the CLI prints it as one line, "resnetlab CMD: warning: ...", without Python's
+    file and source line; in Python it is an ordinary UserWarning to filter or catch."""
+
+
 class WriteError(OSError):
     """A file could not be written (full disk, read-only folder ...); the message names the
     file and the fix. The CLI prints it as one line."""

@@ -121,7 +121,14 @@ def test_reproduce_all_smoke_writes_the_index_and_trains_each_net_once(tmp_path,
                and "test" in c["claim"])
     assert row["status"] == ("holds" if plain[14] > plain[8] else "reversed")
     assert (out / "shortcuts" / "shortcuts.png").stat().st_size > 5000
+    # the index's runs table says what this call did and how long each run trained
+    assert [r["status"] for r in results["runs"]] == ["trained"] * 6
+    assert all(r["seconds"] > 0 for r in results["runs"])
+    assert "| this call |" in index and "6 trained or resumed by this call" in index
     # a second call trains nothing
     assert main(argv) == 0
     again = capsys.readouterr().out
     assert "(6 cached, 0 to train or resume)" in again and "[run 1/" not in again
+    index = (out / "index.md").read_text()
+    assert "0 trained or resumed by this call, 6 read from the cache" in index
+    assert index.count("| cached |") == 6

@@ -54,3 +54,18 @@ def test_figures_without_matplotlib_name_the_extra(no_matplotlib, tmp_path):
 
     with pytest.raises(ImportError, match=r"resnetlab\[plots\]"):
         depth_figure([{"depth": 20, "mean": 8.0, "std": None}], tmp_path / "d.png")
+
+
+def test_commands_made_of_figures_refuse_up_front_naming_the_extra(no_matplotlib, tmp_path,
+                                                                    capsys):
+    # reproduce and analyze gradients would train or measure for minutes, then fail at the
+    # first figure: they stop before any work, with one line naming the fix, not a traceback
+    out = tmp_path / "out"
+    assert main(["reproduce", "degradation", "--budget", "smoke", "--out", str(out),
+                 "--runs", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("resnetlab reproduce: error: reproduce degradation draws its figures")
+    assert HINT in err and "Traceback" not in err
+    assert not out.exists() and not (tmp_path / "runs").exists()
+    assert main(["analyze", "gradients", "resnet8", "--out", str(out)]) == 2
+    assert HINT in capsys.readouterr().err and not out.exists()

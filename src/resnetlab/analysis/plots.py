@@ -26,6 +26,21 @@ PLOTS_HINT = "pip install 'resnetlab[plots]'"
 DPI = 150
 
 
+class MissingPlots(ImportError):
+    """matplotlib (the plots extra) is needed and not installed; the message names the fix."""
+
+
+def require(what: str) -> None:
+    """Refuse up front, with the fix, a command whose output is figures (reproduce, analyze
+    gradients) when matplotlib is missing: better than training for an hour and failing at
+    the first figure."""
+    try:
+        import matplotlib  # noqa: F401  (lazy on purpose, see pyplot)
+    except ImportError:
+        raise MissingPlots(f"{what} draws its figures with matplotlib, which is not "
+                           f"installed: {PLOTS_HINT}") from None
+
+
 def pyplot():
     """matplotlib.pyplot on the file-only Agg backend. Imported here, lazily, on purpose:
     matplotlib is heavy and may become an optional extra, so no module imports it at the top
@@ -34,8 +49,8 @@ def pyplot():
     try:
         import matplotlib
     except ImportError as e:  # optional (the plots extra): training then skips curves.png
-        raise ImportError(f"plots need matplotlib, which is not installed: {PLOTS_HINT}"
-                          ) from e
+        raise MissingPlots(f"plots need matplotlib, which is not installed: {PLOTS_HINT}"
+                           ) from e
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -10,9 +10,11 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 
 from resnetlab import __version__
-from resnetlab.io import WriteError
+from resnetlab.analysis.plots import MissingPlots
+from resnetlab.io import Notice, WriteError
 
 # Subcommand modules of resnetlab.cli, in the order `resnetlab --help` lists them.
 COMMANDS = ["demo", "models", "convert", "data", "train", "evaluate", "predict", "export",
@@ -39,10 +41,28 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line(args.command, warnings.showwarning)
+        return _run(args)
+
+
+def _one_line(command: str, default):
+    """resnetlab's own notices as one line on stderr, like its errors; other warnings as
+    Python shows them."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, Notice):
+            print(f"resnetlab {command}: warning: {message}", file=file or sys.stderr,
+                  flush=True)
+        else:
+            default(message, category, filename, lineno, file, line)
+    return show
+
+
+def _run(args) -> int:
     try:
         return int(args.func(args) or 0)
     except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError,
-            WriteError) as e:
+            WriteError, MissingPlots) as e:
         if os.environ.get("RESNETLAB_DEBUG"):
             raise
         print(f"resnetlab {args.command}: error: {e}", file=sys.stderr)

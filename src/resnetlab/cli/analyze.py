@@ -7,11 +7,13 @@ from pathlib import Path
 import torch
 
 from resnetlab.analysis.gradients import analyze_gradients, table
+from resnetlab.analysis.plots import require
 from resnetlab.analysis.report import command_line, markdown_table
 from resnetlab.analysis.responses import dataset_stds, sorted_stds
 
 
 def run_gradients(args) -> int:
+    require("analyze gradients")
     torch_threads(args.threads)
     out = Path(args.out or f"results/gradients-{args.data}")
     path, profiles = analyze_gradients(args.models, out, data=args.data, steps=args.steps,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 
+from resnetlab.analysis.plots import require
 from resnetlab.analysis.report import command_line
 from resnetlab.cli.train import parse_sets
 from resnetlab.reproduce.budgets import BUDGETS
@@ -29,6 +30,8 @@ def run(args) -> int:
     if args.experiment != "all" and (args.dry_run or args.compile != "auto"):
         raise ValueError("--dry-run and --compile go with `reproduce all`; for one experiment "
                          "use --set compile=true")
+    if not args.dry_run:
+        require(f"reproduce {args.experiment}")
     if args.threads:
         torch.set_num_threads(args.threads)
     opts = Options(data=args.data, budget=args.budget, seeds=args.seeds,

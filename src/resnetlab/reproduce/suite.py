@@ -204,6 +204,19 @@ def plan_table(planned: list[Planned]) -> str:
     return markdown_table(["run", "used by", "state", "estimated time"], rows, "llll")
 
 
+def runs_table(planned: list[Planned], records: list[RunRecord]) -> str:
+    """The index's table of runs: what this call did with each (the plan's state is
+    "cached" for all of them once the queue has trained) and each run's measured training
+    time beside the estimate made before it."""
+    rows = []
+    for p, r in zip(planned, records):
+        estimated = "—" if r.status == "cached" else fmt_seconds(p.seconds)
+        rows.append([p.spec.label, ", ".join(p.experiments), r.status, estimated,
+                     fmt_seconds(r.seconds)])
+    return markdown_table(["run", "used by", "this call", "estimated", "training time"],
+                          rows, "lllrr")
+
+
 def train_queue(planned: list[Planned], compile_on: bool,
                 log: Callable[[str], None] = print) -> list[RunRecord]:
     """Train (or read back) every unique run, printing the run count and overall ETA."""
@@ -401,9 +414,13 @@ def run_suite(opts: Options, compile_choice: str = "auto",
     report.table(["claim", "paper", "this run", "verdict", "report"],
                  [[c["claim"], c["paper"], c["this_run"], verdict_cell(c),
                    f"[{c['link']}]({links[c['link']]})"] for c in table], "lllll")
-    report.section("Runs", plan_table(planned),
-                   f"{len(planned)} unique runs; training time of all "
-                   f"{fmt_seconds(sum(r.seconds for r in records))}.")
+    trained = [r for r in records if r.status != "cached"]
+    report.section("Runs", runs_table(planned, records),
+                   f"{len(planned)} unique runs ({len(trained)} trained or resumed by this "
+                   f"call, {len(planned) - len(trained)} read from the cache); measured "
+                   f"training time of all {fmt_seconds(sum(r.seconds for r in records))}, of "
+                   f"this call's {fmt_seconds(sum(r.seconds for r in trained))}. A resumed "
+                   "run's time counts its earlier parts too.")
     held = sum(c["status"] in ("holds", "exceeds") for c in table)
     log(f"{held} of {len(table)} claims hold in every seed; index in {out / 'index.md'}")
     payload = {"experiment": "all", "data": opts.data, "budget": opts.budget,

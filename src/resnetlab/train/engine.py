@@ -20,7 +20,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from resnetlab.analysis.plots import plot_curves
 from resnetlab.checkpoint import first_non_finite, save_model, unwrap
 from resnetlab.distributed import DistInfo, broadcast_buffers, convert_sync_batchnorm
-from resnetlab.io import atomic_write_text, check_writable, write_json
+from resnetlab.io import Notice, atomic_write_text, check_writable, write_json
 from resnetlab.models.convert import load_weights
 from resnetlab.models.registry import create_model, get_spec
 from resnetlab.provenance import machine, versions
@@ -188,7 +188,8 @@ class _Run:
         self.schedule_text = describe(self.schedule_config, self.total, depth)
         if never_decays(self.schedule_config, self.total) and dist.is_main:
             warnings.warn(f"the lr never decays in this run ({self.schedule_text}): set "
-                          "milestones inside the run or another schedule", stacklevel=2)
+                          "milestones inside the run or another schedule", Notice,
+                          stacklevel=2)
         self.progress = Progress(self.total, self.batches_per_epoch, mode=progress,
                                  enabled=dist.is_main, eval_every=config.eval_every)
         self.tb = _tensorboard(out, config, dist.is_main)

@@ -27,6 +27,7 @@ from resnetlab.data.pipeline.image_transforms import (
 from resnetlab.data.pipeline.loaders import epoch_generator, rank_batches
 from resnetlab.data.pipeline.normalization import IMAGENET_MEAN, IMAGENET_STD, Normalization
 from resnetlab.data.sets.folders import FolderSet, scan_folder
+from resnetlab.io import Notice
 
 
 def worker_count(wanted: int) -> int:
@@ -193,7 +194,8 @@ class FolderLoader:
         yielded = False
         for x, y, alpha, bad in loader:
             for path, err in bad:
-                warnings.warn(f"skipped unreadable image {path} ({err})", stacklevel=2)
+                warnings.warn(f"skipped unreadable image {path} ({err})", Notice,
+                              stacklevel=2)
             self.skipped += bad
             if len(y):
                 yielded = True
@@ -206,7 +208,7 @@ class FolderLoader:
                 "replace or remove the broken files")
         if self.skipped:
             warnings.warn(f"epoch {epoch}: skipped {len(self.skipped)} unreadable image(s) of "
-                          f"{len(self.folder)} in {self.folder.root}", stacklevel=2)
+                          f"{len(self.folder)} in {self.folder.root}", Notice, stacklevel=2)
 
     def _finish(self, x, alpha):
         """uint8 batch -> float32 (x/255 + PCA lighting - mean) / std on the device, in one

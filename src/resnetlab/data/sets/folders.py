@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from resnetlab.data.sets.walk import link_reason, skipped_note, walk_files
+from resnetlab.io import Notice
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
 
@@ -64,7 +65,7 @@ def scan_folder(root: str | Path, extensions: Sequence[str] = IMAGE_EXTENSIONS) 
     if skipped:
         warnings.warn(f"{root}: skipped {len(skipped)} link(s) or non-regular file(s), e.g. "
                       f"{skipped[0][0]}: {skipped[0][1]} (`resnetlab data info` lists them)",
-                      stacklevel=2)
+                      Notice, stacklevel=2)
     return FolderSet(root, samples, classes, skipped)
 
 
