@@ -10,6 +10,7 @@ import datetime
 import os
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -115,6 +116,16 @@ def all_reduce_sum(t: torch.Tensor, name: str = "all_reduce") -> torch.Tensor:
     if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
         collective(name, dist.all_reduce, t, op=dist.ReduceOp.SUM)
     return t
+
+
+def all_gather_objects(obj: Any, name: str = "all_gather_object") -> list[Any]:
+    """Every rank's obj (a small picklable value, sent between this job's own processes),
+    in rank order; [obj] for a single process."""
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        out: list[Any] = [None] * dist.get_world_size()
+        collective(name, dist.all_gather_object, out, obj)
+        return out
+    return [obj]
 
 
 def barrier(name: str = "barrier") -> None:

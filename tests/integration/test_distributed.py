@@ -243,12 +243,19 @@ def test_two_ranks_train_on_an_image_folder_and_evaluate_every_image_once(tmp_pa
             for i in range(n):
                 Image.new("RGB", (30 + 3 * i, 28), (80 * c, 10 * i, 200 - 60 * c)).save(
                     tmp_path / "imgs" / split / name / f"{i}.png")
+    # unreadable training images: 24 + 3 - 3 held out = 4 whole batches of 6, so every one
+    # is read (by whichever rank its batch share falls to) in the one epoch of 4 iterations
+    broken = [tmp_path / "imgs" / "train" / name / "broken.png" for name in ("a", "b", "c")]
+    for path in broken:
+        path.write_bytes(b"not a png")
     mp.spawn(_folder_worker, args=(2, free_port(), str(tmp_path / "imgs"), str(tmp_path / "run")),
              nprocs=2)
     import json
 
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["status"] == "complete" and summary["world_size"] == 2
+    # every rank's unreadable images are recorded, not only rank 0's
+    assert sorted(summary["skipped_images"]) == sorted(str(p) for p in broken)
     # the 2-rank evaluation inside fit() equals one process evaluating the saved model
     from resnetlab.train import evaluate_checkpoint
 

@@ -43,6 +43,7 @@ from resnetlab.train.runtime import (
     auto_threads,
     barrier,
     dist_info,
+    gather_objects,
     pick_device,
     resolve_amp,
     seed_everything,
@@ -313,6 +314,14 @@ class _Run:
         for path, why in getattr(loader, "skipped", None) or ():
             self.skipped.setdefault(str(path), str(why))
 
+    def _gather_skipped(self) -> None:
+        """Every rank's unreadable images into the list rank 0 records: each rank reads its
+        own share of every batch, so one rank's list alone misses the others'. Called where
+        every rank arrives (a checkpoint, the end)."""
+        for theirs in gather_objects(self.skipped, self.dist, "skipped_images"):
+            for path, why in theirs.items():
+                self.skipped.setdefault(path, why)
+
     def _first_non_finite(self) -> str | None:
         """The first tensor of the state to save (weights, BN buffers, EMA, optimizer) that
         holds inf or nan, else None."""
@@ -332,6 +341,7 @@ class _Run:
             self._diverged(self.it, float("nan"), what="the weights became",
                            detail=f" (first non-finite tensor: {bad or 'on another process'})")
         self._note_skipped(self.train_loader)
+        self._gather_skipped()
         if self.dist.is_main:
             # metrics first: the rows up to the saved state are on disk before (or with) it
             run_folder.write_metrics(self.out, self.rows)
@@ -450,6 +460,7 @@ class _Run:
                 "summary": r.summary()}
 
     def _finish(self, final: dict[str, EvalResult]) -> RunResult:
+        self._gather_skipped()
         summary = self._summary("complete", final)
         if self.dist.is_main:  # summary.json last: "complete" only once everything is written
             self._save_model(final)

@@ -29,6 +29,11 @@ def all_reduce_sum(t: torch.Tensor, d: DistInfo, name: str = "all_reduce") -> to
     return distributed.all_reduce_sum(t, name) if d.enabled else t
 
 
+def gather_objects(obj, d: DistInfo, name: str = "all_gather_object") -> list:
+    """Every rank's obj in rank order when d spans ranks, else [obj]."""
+    return distributed.all_gather_objects(obj, name) if d.enabled else [obj]
+
+
 def barrier(d: DistInfo, name: str = "barrier") -> None:
     if d.enabled:
         distributed.barrier(name)
