@@ -100,3 +100,20 @@ def test_image_folder_runs_use_the_imagenet_recipe_and_resnet34(tmp_path):
     assert specs[0].overrides["data"] == str(tmp_path.resolve())
     with pytest.raises(ValueError, match="test split"):
         responses.plan(Options(data=str(tmp_path), budget="smoke"))
+
+
+def test_threads_reach_every_run(monkeypatch, tmp_path):
+    # --threads fixes each run's threads (a config key): torch.set_num_threads alone is undone
+    # by every run, which picks the cores idle at its own start
+    import resnetlab.cli.reproduce as cli
+
+    seen = []
+    monkeypatch.setattr(cli, "run_experiment", lambda name, opts: seen.append(opts))
+    base = ["reproduce", "depth", "--budget", "smoke", "--out", str(tmp_path)]
+    assert main([*base, "--threads", "1"]) == 0
+    assert main([*base, "--threads", "1", "--set", "threads=2"]) == 0
+    assert main(base) == 0
+    assert [o.extra.get("threads") for o in seen] == ["1", "2", None]
+    from resnetlab.reproduce import depth
+    from resnetlab.reproduce.runner import build_config
+    assert {build_config(s).threads for s in depth.plan(seen[0])} == {1}

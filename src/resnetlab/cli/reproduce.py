@@ -32,15 +32,19 @@ def run(args) -> int:
                          "use --set compile=true")
     if not args.dry_run:
         require(f"reproduce {args.experiment}")
+    extra = parse_sets(args.set)
     if args.threads:
         torch.set_num_threads(args.threads)
+        # every run's own threads: without it each run picks the cores idle at its start,
+        # and one started beside a short job would train the whole run on one core
+        extra.setdefault("threads", str(args.threads))
     opts = Options(data=args.data, budget=args.budget, seeds=args.seeds,
                    out=Path(args.out) if args.out else None,
                    runs=Path(args.runs) if args.runs else None,
                    depths=parse_depths(args.depths),
                    models=tuple(m.strip() for m in args.models.split(",") if m.strip())
                    if args.models else None, force=args.force,
-                   extra=parse_sets(args.set), command=command_line())
+                   extra=extra, command=command_line())
     if args.experiment == "all":
         run_suite(opts, compile_choice=args.compile, dry_run=args.dry_run)
     else:
@@ -67,7 +71,9 @@ def register(sub) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="training config override for every run (repeatable)")
     p.add_argument("--force", action="store_true", help="retrain runs that are cached")
-    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--threads", type=int,
+                   help="CPU threads of every run (default: at each run's start, the cores "
+                   "other processes leave idle; fix it on a machine shared with short jobs)")
     p.add_argument("--dry-run", action="store_true",
                    help="all: print the plan and the measured time estimate, train nothing")
     p.add_argument("--compile", choices=COMPILE_CHOICES, default="auto",
