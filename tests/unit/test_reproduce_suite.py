@@ -125,15 +125,9 @@ def test_the_quick_budget_names_its_departure_from_the_paper_in_every_report():
 def test_quick_runs_are_the_sweeps_runs():
     """benchmarks/quick_budget_sweep.py's zi-2k variant trains the very runs (same config
     hash) that the quick budget needs, so the sweep's runs are the evidence's seed 0."""
-    import importlib.util
-    from pathlib import Path
-
     from resnetlab.reproduce.runner import build_config
 
-    path = Path(__file__).parents[2] / "benchmarks" / "quick_budget_sweep.py"
-    spec = importlib.util.spec_from_file_location("sweep", path)
-    sweep = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(sweep)
+    sweep = _sweep_module()
     runtime = {"threads": 2, "progress": "off", "tensorboard": False}
     swept = {s.label: config_key(build_config(s))
              for s in sweep.specs_for("zi-2k", ["resnet56", "plain56"], 1, "fashion-mnist",
@@ -141,6 +135,38 @@ def test_quick_runs_are_the_sweeps_runs():
     planned = {p.spec.label: config_key(p.config)
                for p in suite.plan_suite(Options(budget="quick"))}
     assert swept == {k: planned[k] for k in swept}
+
+
+def test_the_sweeps_paper_variants_keep_the_papers_init():
+    """paper-2k is the control of the quick budget's departure: its ResNets must not inherit
+    the zero-initialised branches (they did once, and the control trained nothing: every run
+    was the quick budget's, from the cache)."""
+    from resnetlab.reproduce.runner import build_config
+
+    sweep = _sweep_module()
+    runtime = {"threads": 2, "progress": "off", "tensorboard": False}
+    for variant in ("paper-2k", "paper-1.5k", "late-2k", "warmup-2k", "linwarm-2k"):
+        for s in sweep.specs_for(variant, ["resnet56"], 1, "fashion-mnist", runtime):
+            assert not build_config(s).model_overrides.get("zero_init_residual"), variant
+    zi = sweep.specs_for("zi-2k", ["resnet56"], 1, "fashion-mnist", runtime)
+    assert build_config(zi[0]).model_overrides.get("zero_init_residual") is True
+    paper = sweep.specs_for("paper-2k", ["resnet56", "plain56"], 1, "fashion-mnist", runtime)
+    planned = {p.spec.label: config_key(p.config)
+               for p in suite.plan_suite(Options(budget="quick"))}
+    keys = {s.label: config_key(build_config(s)) for s in paper}
+    assert keys["resnet56-s0"] != planned["resnet56-s0"]  # a run of its own
+    assert keys["plain56-s0"] == planned["plain56-s0"]  # plain nets: the very same run
+
+
+def _sweep_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "benchmarks" / "quick_budget_sweep.py"
+    spec = importlib.util.spec_from_file_location("sweep", path)
+    sweep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sweep)
+    return sweep
 
 
 def test_dry_run_prints_the_plan_and_estimate_and_trains_nothing(tmp_path, capsys):
