@@ -45,7 +45,7 @@ class Budget:
 QUICK_WHY = (
     "under the paper's own recipe ResNet-56 starts far behind ResNet-20 (its loss at "
     "initialisation is ~4 against ~2.6: 27 BN-scaled branches add up on the identity path) "
-    "and had not caught up after 300 or 1,500 iterations (measured: "
+    "and had not caught up after 300, 1,500 or 2,000 iterations (measured: "
     "docs/results/quick-budget-sweep.md), so a CPU-length run would show the opposite of "
     "the paper. Starting each residual branch at zero (the last BN of every block "
     "zero-initialised, Goyal et al. 2017) makes every ResNet start as a shallow net and "
