@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 
 import pytest
 import torch
@@ -40,16 +41,20 @@ def _worker(rank: int, world: int, init_file: str, out_file: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank,
                             world_size=world)
-    try:
-        model = convert_sync_batchnorm(make_model(), torch.device("cpu"))
-        ddp = nn.parallel.DistributedDataParallel(model)
-        xs, ys = make_data()
-        per = xs.shape[1] // world
-        train(ddp, xs, ys, slice(rank * per, (rank + 1) * per))
-        if rank == 0:
-            torch.save(revert_sync_batchnorm(model).state_dict(), out_file)
-    finally:
-        dist.destroy_process_group()
+    model = convert_sync_batchnorm(make_model(), torch.device("cpu"))
+    ddp = nn.parallel.DistributedDataParallel(model)
+    xs, ys = make_data()
+    per = xs.shape[1] // world
+    train(ddp, xs, ys, slice(rank * per, (rank + 1) * per))
+    if rank == 0:
+        torch.save(revert_sync_batchnorm(model).state_dict(), out_file)
+    dist.barrier()  # every collective is done and the weights are on disk
+    # Leave without tearing gloo down: a rank's shutdown sometimes aborted (SIGABRT,
+    # "terminate called without an active exception"; once in CI, about 1 run in 70 when
+    # looped here, with or without DDP released and a barrier before destroy_process_group).
+    # This test is about SyncBN's numbers, not gloo's shutdown. On an error the exception
+    # propagates and mp.spawn reports it.
+    os._exit(0)
 
 
 @pytest.mark.slow
