@@ -203,6 +203,22 @@ def test_numpy_cpu_path_equals_torch_device_path(channels_last, normalize):
             assert xb.is_contiguous(memory_format=torch.channels_last) == channels_last
 
 
+def test_torch_path_makes_no_host_arrays_per_batch(monkeypatch):
+    """On CUDA each host-to-device copy from pageable memory waits for the queued kernels, so
+    a batch built from host index arrays (three a batch, once) kept the host from running
+    ahead of the GPU. The torch path draws the epoch's order and crops once and indexes on
+    the device; here, on CPU, no torch.from_numpy may happen while the batches are built."""
+    images = torch.randint(0, 256, (40, 3, 8, 8), dtype=torch.uint8)
+    loader = DeviceLoader(images, torch.arange(40), 16, train=True, mean=(0.5,) * 3,
+                          std=(0.2,) * 3, seed=1)
+    loader._numpy = False
+    calls = []
+    real = torch.from_numpy
+    monkeypatch.setattr(torch, "from_numpy", lambda a: calls.append(a.shape) or real(a))
+    batches = list(loader.epoch_batches(0))
+    assert len(batches) == 2 and calls == []
+
+
 def test_last_partial_batch_split_across_ranks_without_drop():
     ranks = [_loader(n=70, batch=16, seed=1, rank=r, world_size=4, drop_last=False)[0]
              for r in range(4)]

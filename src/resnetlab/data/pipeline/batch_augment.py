@@ -78,11 +78,14 @@ def crop_flip(x, dy, dx, flip, pad: int):
     torchvision's RandomCrop(padding=4) before Normalize.
 
     NumPy: one fancy index into a sliding-window view. Torch: two gathers (rows, then columns
-    with the flip folded in) over broadcast index views.
+    with the flip folded in) over broadcast index views, with the indices computed on x's
+    device: given dy, dx, flip already there, a batch makes no host-to-device copy (on CUDA a
+    copy from pageable memory waits for every queued kernel, so the host could not run ahead
+    of the GPU).
     """
     b, c, h, w = x.shape
-    dy, dx, flip = np.asarray(dy), np.asarray(dx), np.asarray(flip)
     if isinstance(x, np.ndarray):
+        dy, dx, flip = np.asarray(dy), np.asarray(dx), np.asarray(flip)
         xp = x
         if pad:
             xp = np.zeros((b, c, h + 2 * pad, w + 2 * pad), x.dtype)
@@ -90,9 +93,10 @@ def crop_flip(x, dy, dx, flip, pad: int):
         out = sliding_window_view(xp, (h, w), axis=(2, 3))[np.arange(b), :, dy, dx]
         out[flip] = out[flip, :, :, ::-1]
         return out
-    ar = np.arange(w)
-    rows = torch.from_numpy(dy[:, None] + np.arange(h)).to(x.device)
-    cols = torch.from_numpy(dx[:, None] + np.where(flip[:, None], w - 1 - ar, ar)).to(x.device)
+    dy, dx, flip = (torch.as_tensor(t, device=x.device) for t in (dy, dx, flip))
+    ar = torch.arange(w, device=x.device)
+    rows = dy[:, None] + torch.arange(h, device=x.device)
+    cols = dx[:, None] + torch.where(flip[:, None].bool(), w - 1 - ar, ar)
     xp = F.pad(x, (pad, pad, pad, pad)) if pad else x
     x = xp.gather(2, rows[:, None, :, None].expand(b, c, h, w + 2 * pad))
     return x.gather(3, cols[:, None, None, :].expand(b, c, h, w))

@@ -215,7 +215,7 @@ class DeviceLoader:
             if isinstance(idx, slice):
                 x = self.images[idx]
             else:
-                idx = torch.from_numpy(idx).to(self.device)
+                idx = torch.as_tensor(idx, device=self.device)  # already there in training
                 x = self._flat.index_select(0, idx).view(-1, *self.images.shape[1:])
             y = self.labels[idx]
             scale, shift = self._scale, self._shift
@@ -234,8 +234,11 @@ class DeviceLoader:
     def _train_batches(self, epoch: int, start: int):
         n = len(self.images)
         g = epoch_generator(self.seed, epoch)
-        perm = torch.randperm(n, generator=g).numpy()
-        dy, dx, flips = (t.numpy() for t in random_crop_params(n, self.pad, self.flip, g))
+        drawn = (torch.randperm(n, generator=g), *random_crop_params(n, self.pad, self.flip, g))
+        # The epoch's order and crops, drawn on the CPU (the same on every device), cross to
+        # the device once per epoch: a copy per batch would make the host wait for the GPU.
+        perm, dy, dx, flips = (t.numpy() for t in drawn) if self._numpy else (
+            t.to(self.device) for t in drawn)
         for i in range(start, len(self)):
             sl = self.plan.positions(i)
             aug = (dy[sl], dx[sl], flips[sl]) if (self.pad or self.flip) else None
