@@ -30,18 +30,21 @@ start=$(date +%s)
   nproc
 } > "$OUT/env.txt" 2>&1
 
+depth() {  # SECONDS DEPTHS OUT [ARGS...]: one `reproduce depth` on the shared run cache
+  local secs=$1 depths=$2 out=$3
+  shift 3
+  timeout -s INT "$secs" $PY -m resnetlab reproduce depth --data fashion-mnist \
+    --budget "$BUDGET" --depths "$depths" --seeds 1 --runs "$RUNS" --out "$out" "$@"
+}
+
 train() {  # depth: compiled first, eager if that fails before the limit
   local d=$1 rc left
-  timeout -s INT "$LIMIT" $PY -m resnetlab reproduce depth --data fashion-mnist \
-    --budget "$BUDGET" --depths "$d" --seeds 1 --runs "$RUNS" --out "results/gpu/depth-$d" \
-    --set compile=true
+  depth "$LIMIT" "$d" "results/gpu/depth-$d" --set compile=true
   rc=$?
   left=$(( LIMIT - ($(date +%s) - start) ))
   if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$left" -gt 30 ]; then
     echo "=== compiled run failed (rc $rc): eager, ${left}s left ==="
-    timeout -s INT "$left" $PY -m resnetlab reproduce depth --data fashion-mnist \
-      --budget "$BUDGET" --depths "$d" --seeds 1 --runs "$RUNS" --out "results/gpu/depth-$d" \
-      --set compile=false
+    depth "$left" "$d" "results/gpu/depth-$d" --set compile=false
     rc=$?
   fi
   echo "=== depth $d: rc $rc after $(( $(date +%s) - start ))s ==="
@@ -52,11 +55,10 @@ train 56 > "$OUT/train-56.log" 2>&1 &
 wait
 
 # The report only when both runs are complete (else it would train them, past the limit).
-done_runs=$(grep -l '"status": "complete"' "$RUNS"/resnet*-s0-*/summary.json 2>/dev/null | wc -l)
+complete=$(grep -l '"status": "complete"' "$RUNS"/*/summary.json 2>/dev/null)
+done_runs=$(printf '%s' "$complete" | grep -c . || true)
 if [ "$done_runs" -ge 2 ]; then
-  timeout 60 $PY -m resnetlab reproduce depth --data fashion-mnist --budget "$BUDGET" \
-    --depths 20,56 --seeds 1 --runs "$RUNS" --out "results/gpu/depth-fashion-mnist-$BUDGET" \
-    > "$OUT/report.log" 2>&1
+  depth 60 20,56 "results/gpu/depth-fashion-mnist-$BUDGET" > "$OUT/report.log" 2>&1
   echo "report rc $?" >> "$OUT/report.log"
 else
   echo "only $done_runs of 2 runs complete: no report yet" > "$OUT/report.log"
@@ -64,8 +66,6 @@ fi
 # Bring back each unfinished run's train_state.pt too, so that another session can carry the
 # cache back and resume (a fresh machine starts bare); finished runs leave theirs behind.
 skip=()
-for f in "$RUNS"/*/summary.json; do
-  grep -q '"status": "complete"' "$f" && skip+=("--exclude=$(dirname "$f")/train_state.pt")
-done
+for f in $complete; do skip+=("--exclude=$(dirname "$f")/train_state.pt"); done
 tar czf "$OUT/gpu-depth.tgz" --exclude=out "${skip[@]}" results/gpu
 echo "total $(( $(date +%s) - start ))s" >> "$OUT/report.log"
