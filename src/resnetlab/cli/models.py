@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 
-from resnetlab.models.registry import create_model, get_spec, list_models
-from resnetlab.models.stats import count_macs, count_params
+from resnetlab.models.registry import get_spec, list_models
+from resnetlab.models.sizes import model_sizes
 
 
 def model_rows(pattern: str | None = None) -> list[dict]:
-    """One row per registered model, with its parameters and MACs at native resolution."""
+    """One row per registered model, with its parameters and MACs at native resolution
+    (counted on the meta device and cached: resnetlab.models.sizes)."""
+    names = list_models(pattern)
+    sizes = model_sizes(names)
     rows = []
-    for name in list_models(pattern):
+    for name in names:
         spec = get_spec(name)
-        model = create_model(name)
         r = spec.resolution
         rows.append(
             {
@@ -22,8 +24,8 @@ def model_rows(pattern: str | None = None) -> list[dict]:
                 "depth": spec.depth,
                 "block": spec.block,
                 "shortcut": spec.default_shortcut or "none",
-                "params": count_params(model),
-                "macs": count_macs(model, (1, 3, r, r)),
+                "params": sizes[name][0],
+                "macs": sizes[name][1],
                 "resolution": r,
                 "paper_error": spec.paper_error,
                 "paper_source": spec.paper_source or None,
