@@ -5,7 +5,7 @@ clean identity path x_L = x_l + sum F(x_i), so dloss/dx_l = dloss/dx_L (1 + d/dx
 block receives the output's gradient directly. The 2015 net puts a ReLU after each addition and
 a plain net has no identity path at all. This measures ||dloss/dx|| at the input of every block
 (and at the last block's output), one net per family and depth, in training mode at He
-initialisation, and the ratio of the first block's to the output's.
+initialisation (in float64), and the ratio of the first block's to the output's.
 
 A depth means, per family (FAMILIES): plain and original are the 2015 CIFAR nets, 6n+2 with
 basic blocks (164 = 6*27+2 is basic there too); preact is the registry's `preact_resnetD`:
@@ -30,6 +30,10 @@ from resnetlab.analysis.plots import block_gradients_figure
 from resnetlab.analysis.report import Report, markdown_table
 from resnetlab.io import read_json, write_json
 from resnetlab.models.registry import create_model, get_spec
+
+# Double precision: a plain net's gradient grows by a constant factor per block at init, which
+# passes float32's 3e38 within a few hundred blocks (plain-1202 has 600).
+DTYPE = torch.float64
 
 FAMILIES = {  # family: (registry name prefix, what a depth means there)
     "plain": ("plain", "6n+2 basic blocks, no shortcut (He et al. 2015)"),
@@ -101,8 +105,8 @@ def measure(family: str, depth: int, probe: tuple[torch.Tensor, torch.Tensor],
     spec = get_spec(name)
     t0 = time.time()
     torch.manual_seed(seed)
-    net = create_model(name, in_chans=probe[0].shape[1], num_classes=classes)
-    loss, norms = block_gradient_norms(net, *probe)
+    net = create_model(name, in_chans=probe[0].shape[1], num_classes=classes).to(DTYPE)
+    loss, norms = block_gradient_norms(net, probe[0].to(DTYPE), probe[1])
     return {"family": family, "depth": depth, "model": name, "block": spec.block,
             "blocks": len(norms) - 1, "norms": norms, "loss": loss,
             "first_over_last": norms[0] / norms[-1], "seconds": round(time.time() - t0, 2)}
@@ -137,7 +141,7 @@ def compare_families(
                 skipped.append({"family": family, "depth": depth, "why": str(e)})
                 log(f"{name}: skipped ({e})")
                 continue
-            cache = out / "cache" / f"{name}-{data}-b{batch_size}-s{seed}.json"
+            cache = out / "cache" / f"{name}-{data}-b{batch_size}-s{seed}-fp64.json"
             if cache.is_file():
                 results.append(read_json(cache))
                 log(f"{name}: cached")
@@ -151,8 +155,8 @@ def compare_families(
     report.section(
         "Setup",
         f"Data: {data}; one probe batch of {batch_size} images. For each net at He "
-        f"initialisation (seed {seed}), in training mode, ‖∂loss/∂x‖₂ at the input of every "
-        "block and at the last block's output. Depth per family: "
+        f"initialisation (seed {seed}), in training mode and float64, ‖∂loss/∂x‖₂ at the "
+        "input of every block and at the last block's output. Depth per family: "
         + "; ".join(f"{f}: {FAMILIES[f][1]}" for f in families) + ".")
     report.figure(fig, "Gradient norm per block relative to the output's, input side left; "
                   "right: first block / output against depth.")
