@@ -94,4 +94,17 @@ def test_cli_families_end_to_end(tmp_path, capsys):
     assert main(["analyze", "gradients", "--families", "plain,original", "--depths", "8",
                  "--batch-size", "8", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "| plain | 8 | plain8 |" in out and (tmp_path / "gradients.png").is_file()
+    assert "| plain | 8 | plain8 | basic | 3 | float32 |" in out and (tmp_path / "gradients.png").is_file()
+
+
+def test_a_net_that_overflows_float32_is_measured_again_in_float64(monkeypatch):
+    real = depth_gradients.block_gradient_norms
+
+    def overflowing_in_float32(model, x, y):
+        if x.dtype == torch.float32:
+            raise ValueError("non-finite loss or gradient norm at initialisation")
+        return real(model, x, y)
+
+    monkeypatch.setattr(depth_gradients, "block_gradient_norms", overflowing_in_float32)
+    r = depth_gradients.measure("plain", 8, _batch(), 10, seed=0)
+    assert r["dtype"] == "float64" and len(r["norms"]) == 4

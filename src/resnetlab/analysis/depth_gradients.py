@@ -5,7 +5,7 @@ clean identity path x_L = x_l + sum F(x_i), so dloss/dx_l = dloss/dx_L (1 + d/dx
 block receives the output's gradient directly. The 2015 net puts a ReLU after each addition and
 a plain net has no identity path at all. This measures ||dloss/dx|| at the input of every block
 (and at the last block's output), one net per family and depth, in training mode at He
-initialisation (in float64), and the ratio of the first block's to the output's.
+initialisation, and the ratio of the first block's to the output's.
 
 A depth means, per family (FAMILIES): plain and original are the 2015 CIFAR nets, 6n+2 with
 basic blocks (164 = 6*27+2 is basic there too); preact is the registry's `preact_resnetD`:
@@ -31,9 +31,10 @@ from resnetlab.analysis.report import Report, markdown_table
 from resnetlab.io import read_json, write_json
 from resnetlab.models.registry import create_model, get_spec
 
-# Double precision: a plain net's gradient grows by a constant factor per block at init, which
-# passes float32's 3e38 within a few hundred blocks (plain-1202 has 600).
-DTYPE = torch.float64
+# A plain net's gradient grows by a constant factor per block at init, which passes float32's
+# 3e38 within a few hundred blocks (plain-1202 has 600): such a net is measured again in float64
+# (several times slower on a CPU, so only where float32 overflows).
+DTYPES = (torch.float32, torch.float64)
 
 FAMILIES = {  # family: (registry name prefix, what a depth means there)
     "plain": ("plain", "6n+2 basic blocks, no shortcut (He et al. 2015)"),
@@ -104,10 +105,17 @@ def measure(family: str, depth: int, probe: tuple[torch.Tensor, torch.Tensor],
     name = model_name(family, depth)
     spec = get_spec(name)
     t0 = time.time()
-    torch.manual_seed(seed)
-    net = create_model(name, in_chans=probe[0].shape[1], num_classes=classes).to(DTYPE)
-    loss, norms = block_gradient_norms(net, probe[0].to(DTYPE), probe[1])
+    for dtype in DTYPES:
+        torch.manual_seed(seed)
+        net = create_model(name, in_chans=probe[0].shape[1], num_classes=classes).to(dtype)
+        try:
+            loss, norms = block_gradient_norms(net, probe[0].to(dtype), probe[1])
+            break
+        except ValueError:
+            if dtype == DTYPES[-1]:
+                raise
     return {"family": family, "depth": depth, "model": name, "block": spec.block,
+            "dtype": str(dtype).removeprefix("torch."),
             "blocks": len(norms) - 1, "norms": norms, "loss": loss,
             "first_over_last": norms[0] / norms[-1], "seconds": round(time.time() - t0, 2)}
 
@@ -141,7 +149,7 @@ def compare_families(
                 skipped.append({"family": family, "depth": depth, "why": str(e)})
                 log(f"{name}: skipped ({e})")
                 continue
-            cache = out / "cache" / f"{name}-{data}-b{batch_size}-s{seed}-fp64.json"
+            cache = out / "cache" / f"{name}-{data}-b{batch_size}-s{seed}.json"
             if cache.is_file():
                 results.append(read_json(cache))
                 log(f"{name}: cached")
@@ -155,8 +163,9 @@ def compare_families(
     report.section(
         "Setup",
         f"Data: {data}; one probe batch of {batch_size} images. For each net at He "
-        f"initialisation (seed {seed}), in training mode and float64, ‖∂loss/∂x‖₂ at the "
-        "input of every block and at the last block's output. Depth per family: "
+        f"initialisation (seed {seed}), in training mode, ‖∂loss/∂x‖₂ at the "
+        "input of every block and at the last block's output (float32; float64 for a net "
+        "whose gradient overflows float32, named in the table). Depth per family: "
         + "; ".join(f"{f}: {FAMILIES[f][1]}" for f in families) + ".")
     report.figure(fig, "Gradient norm per block relative to the output's, input side left; "
                   "right: first block / output against depth.")
@@ -171,9 +180,9 @@ def compare_families(
 
 
 def summary_table(results: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    head = ["family", "depth", "model", "block", "blocks", "‖g‖ first block", "‖g‖ output",
-            "first / output"]
-    rows = [[r["family"], str(r["depth"]), r["model"], r["block"], str(r["blocks"]),
+    head = ["family", "depth", "model", "block", "blocks", "dtype", "‖g‖ first block",
+            "‖g‖ output", "first / output"]
+    rows = [[r["family"], str(r["depth"]), r["model"], r["block"], str(r["blocks"]), r["dtype"],
              f"{r['norms'][0]:.3g}", f"{r['norms'][-1]:.3g}", f"{r['first_over_last']:.3g}"]
             for r in results]
     return head, rows
