@@ -94,7 +94,8 @@ def test_cli_families_end_to_end(tmp_path, capsys):
     assert main(["analyze", "gradients", "--families", "plain,original", "--depths", "8",
                  "--batch-size", "8", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "| plain | 8 | plain8 | basic | 3 | float32 |" in out and (tmp_path / "gradients.png").is_file()
+    assert "| plain | 8 | plain8 | basic | 3 | float32 |" in out
+    assert (tmp_path / "gradients.png").is_file()
 
 
 def test_a_net_that_overflows_float32_is_measured_again_in_float64(monkeypatch):
