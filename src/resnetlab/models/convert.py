@@ -111,7 +111,8 @@ def convert_state_dict(
 
 def infer_architecture(state_dict: Mapping[str, torch.Tensor]) -> tuple[str, dict[str, Any]]:
     """(model name, overrides) that fit a converted state dict, from its keys and shapes."""
-    if "conv1.weight" not in state_dict or "fc.weight" not in state_dict:
+    stem = "conv1.weight" if "conv1.weight" in state_dict else "conv1.0.weight"  # deep stem
+    if stem not in state_dict or "fc.weight" not in state_dict:
         raise ValueError("not a ResNet state dict: 'conv1.weight' or 'fc.weight' is missing")
     blocks = {}
     for k in state_dict:
@@ -121,7 +122,7 @@ def infer_architecture(state_dict: Mapping[str, torch.Tensor]) -> tuple[str, dic
             blocks[s] = max(blocks.get(s, 0), i + 1)
     layers = tuple(blocks[s] for s in sorted(blocks))
     bottleneck = any(k.endswith("conv3.weight") for k in state_dict)
-    conv1 = state_dict["conv1.weight"]
+    conv1 = state_dict[stem]
     fc = state_dict["fc.weight"]
     overrides: dict[str, Any] = {"num_classes": int(fc.shape[0]), "in_chans": int(conv1.shape[1])}
     has_proj = any(".downsample.0.weight" in k for k in state_dict)
