@@ -33,7 +33,7 @@ def test_norms_equal_autograd_at_each_block_input_and_the_output(name, dtype):
     model = create_model(name).to(dtype)
     x, y = _batch()
     x = x.to(dtype)
-    loss, norms = block_gradient_norms(model, x, y)
+    loss, norms, rms = block_gradient_norms(model, x, y)
     blocks = residual_blocks(model)
     assert len(norms) == len(blocks) + 1 and all(math.isfinite(v) and v > 0 for v in norms)
     assert all(p.grad is None for p in model.parameters())
@@ -50,6 +50,8 @@ def test_norms_equal_autograd_at_each_block_input_and_the_output(name, dtype):
     # BN's running statistics moved once more, not its batch statistics: same forward.
     assert ref_loss.item() == pytest.approx(loss, rel=1e-6)
     assert norms == pytest.approx([float(g.norm()) for g in grads], rel=1e-4)
+    assert rms == pytest.approx([float(t.detach().pow(2).mean().sqrt()) for t in kept],
+                                rel=1e-5)
     if name == "plain56":
         assert norms[0] / norms[-1] > 1e3
 

@@ -55,8 +55,9 @@ def residual_blocks(model: nn.Module) -> list[nn.Module]:
 
 
 def block_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor
-                         ) -> tuple[float, list[float]]:
-    """(loss, ||dloss/dx|| at the input of each block, then at the last block's output).
+                         ) -> tuple[float, list[float], list[float]]:
+    """(loss, ||dloss/dx|| at the input of each block then at the last block's output, and
+    the RMS of x itself at the same places: the scale a BN reading x divides the gradient by).
 
     One backward pass in training mode (BN on the batch's statistics, as SGD sees it). At
     every block boundary the gradient is divided by its norm before it flows on, and the
@@ -68,6 +69,7 @@ def block_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor
     """
     blocks = residual_blocks(model)
     norms: dict[int, float] = {}
+    rms: dict[int, float] = {}
 
     def rescale(i: int) -> Callable[[torch.Tensor], torch.Tensor]:
         def hook(grad: torch.Tensor) -> torch.Tensor:
@@ -77,10 +79,12 @@ def block_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor
 
     def at_input(i: int):
         def hook(_m: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
+            rms[i] = float(args[0].detach().pow(2).mean().sqrt())
             args[0].register_hook(rescale(i))
         return hook
 
     def at_output(_m: nn.Module, _args: Any, out: torch.Tensor) -> None:
+        rms[len(blocks)] = float(out.detach().pow(2).mean().sqrt())
         out.register_hook(rescale(len(blocks)))
 
     handles = [b.register_forward_pre_hook(at_input(i)) for i, b in enumerate(blocks)]
@@ -98,7 +102,7 @@ def block_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor
         raise ValueError("non-finite loss or zero / non-finite gradient norm at initialisation")
     logs = [math.log(v) for v in steps]
     values = [math.exp(sum(logs[i:])) for i in range(len(logs))]
-    return float(loss.detach()), values
+    return float(loss.detach()), values, [rms[i] for i in range(len(blocks) + 1)]
 
 
 def measure(family: str, depth: int, probe: tuple[torch.Tensor, torch.Tensor],
@@ -109,10 +113,11 @@ def measure(family: str, depth: int, probe: tuple[torch.Tensor, torch.Tensor],
     t0 = time.time()
     torch.manual_seed(seed)
     net = create_model(name, in_chans=probe[0].shape[1], num_classes=classes)
-    loss, norms = block_gradient_norms(net, *probe)
+    loss, norms, rms = block_gradient_norms(net, *probe)
     return {"family": family, "depth": depth, "model": name, "block": spec.block,
-            "blocks": len(norms) - 1, "norms": norms, "loss": loss,
-            "first_over_last": norms[0] / norms[-1], "seconds": round(time.time() - t0, 2)}
+            "blocks": len(norms) - 1, "norms": norms, "rms": rms, "loss": loss,
+            "first_over_last": norms[0] / norms[-1], "rms_last_over_first": rms[-1] / rms[0],
+            "seconds": round(time.time() - t0, 2)}
 
 
 def compare_families(
@@ -160,7 +165,8 @@ def compare_families(
         f"Data: {data}; one probe batch of {batch_size} images. For each net at He "
         f"initialisation (seed {seed}), in training mode, ‖∂loss/∂x‖₂ at the "
         "input of every block and at the last block's output (normalised at every block "
-        "boundary and multiplied back, so no float32 overflow). Depth per family: "
+        "boundary and multiplied back, so no float32 overflow), and the RMS of the block "
+        "input x itself. Depth per family: "
         + "; ".join(f"{f}: {FAMILIES[f][1]}" for f in families) + ".")
     report.figure(fig, "Gradient norm per block relative to the output's, input side left; "
                   "right: first block / output against depth.")
@@ -176,9 +182,9 @@ def compare_families(
 
 def summary_table(results: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     head = ["family", "depth", "model", "block", "blocks", "‖g‖ first block", "‖g‖ output",
-            "first / output", "seconds"]
+            "first / output", "rms(x) output / first", "seconds"]
     rows = [[r["family"], str(r["depth"]), r["model"], r["block"], str(r["blocks"]),
              f"{r['norms'][0]:.3g}", f"{r['norms'][-1]:.3g}", f"{r['first_over_last']:.3g}",
-             f"{r['seconds']:.1f}"]
+             f"{r['rms_last_over_first']:.3g}", f"{r['seconds']:.1f}"]
             for r in results]
     return head, rows
