@@ -109,3 +109,19 @@ def test_a_wrong_file_is_refused_and_an_interrupted_download_resumes(tmp_path, m
     monkeypatch.setenv("RESNETLAB_WEIGHTS_URL", folder.as_uri())
     with pytest.raises(ValueError, match="checksum mismatch for tv-resnext50_32x4d-v1"):
         load_pretrained("resnext50_32x4d", w.name, progress=False)
+
+
+def test_weights_get_out_writes_a_model_file_with_the_publishers_facts(tmp_path, monkeypatch):
+    from resnetlab.checkpoint import load_model
+    from resnetlab.cli import main
+
+    w, ref, folder = publish(tmp_path, monkeypatch, "timm-seresnet50-ra2")
+    monkeypatch.setenv("RESNETLAB_WEIGHTS_URL", folder.as_uri())
+    out = tmp_path / "se50.safetensors"
+    assert main(["weights", "get", w.name, "--out", str(out)]) == 0
+    model, meta = load_model(out)
+    assert meta["model"] == "seresnet50" and meta["source"] == "timm"
+    assert meta["crop_pct"] == 0.875 and len(meta["classes"]) == 1000
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert float((model(x) - ref(x)).abs().max()) <= 1e-4
