@@ -34,9 +34,7 @@ from resnetlab.train.progress import Progress
 from resnetlab.train.run_folder import (
     STATE_FILE,
     load_train_state,
-    rng_state,
     save_train_state,
-    set_rng_state,
 )
 from resnetlab.train.runtime import (
     all_reduce_sum,
@@ -46,7 +44,9 @@ from resnetlab.train.runtime import (
     gather_objects,
     pick_device,
     resolve_amp,
+    rng_state,
     seed_everything,
+    set_rng_state,
 )
 from resnetlab.train.schedule import LRSchedule, describe, effective_config, never_decays
 from resnetlab.train.step import TrainStep, build_optimizer
