@@ -15,6 +15,7 @@ import io
 import json
 import os
 import socket
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -96,8 +97,16 @@ def hold(out: Path, take: bool = True, wait: Callable[[str], None] | None = None
 
 
 def _holder(out: Path) -> str:
-    with suppress(OSError):
-        return (out / HOLDER_FILE).read_text().strip() or "pid unknown"
+    """The holder's "pid N on HOST", read again for a moment while it names no live process
+    here (a new holder writes it just after taking the lock; a killed one left its own)."""
+    for _ in range(40):
+        with suppress(OSError, ValueError):
+            text = (out / HOLDER_FILE).read_text().strip()
+            _, pid, _, host = text.split()
+            if host == socket.gethostname():
+                os.kill(int(pid), 0)  # ProcessLookupError: that holder is dead
+            return text
+        time.sleep(0.05)
     return "pid unknown"
 
 
