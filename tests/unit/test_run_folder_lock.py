@@ -180,6 +180,24 @@ def test_a_run_the_process_holds_already_is_not_refused(root, tmp_path):
     assert r.summary["status"] == "complete"
 
 
+def test_evaluate_and_export_into_a_held_run_folder_are_refused(root, tmp_path, capsys):
+    out = tmp_path / "run"
+    fit(tiny_config(root, iters=2), out)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from resnetlab.train.run_folder import hold\n"
+         "with hold(sys.argv[1]):\n print('held', flush=True); sys.stdin.readline()", str(out)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(SRC)})
+    assert holder.stdout.readline().strip() == "held"
+    for argv in (["evaluate", str(out)],
+                 ["export", str(out), "--format", "torchscript", "--out", str(out / "m.pt")]):
+        assert cli_main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and f"pid {holder.pid} " in err, err
+    holder.communicate("\n", timeout=60)
+    assert not list(out.glob("eval-*")) and not (out / "m.pt").exists()
+
+
 def test_the_runner_waits_for_a_run_another_process_trains(tmp_path):
     spec = RunSpec("r", {"model": "resnet8"})
     build = lambda s: {"model": "resnet8", "iters": 3}  # noqa: E731

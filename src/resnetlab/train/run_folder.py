@@ -89,8 +89,8 @@ def hold(out: Path, take: bool = True, wait: Callable[[str], None] | None = None
         _held.discard(key)
         with suppress(OSError):
             (out / HOLDER_FILE).unlink()
-        if created and [p.name for p in out.iterdir()] == [LOCK_FILE]:
-            with suppress(OSError):  # a run that never started leaves no folder behind
+        with suppress(OSError):  # a run that never started leaves no folder behind
+            if created and [p.name for p in out.iterdir()] == [LOCK_FILE]:
                 (out / LOCK_FILE).unlink()
                 out.rmdir()
         lock.release()
