@@ -11,6 +11,7 @@ from resnetlab.analysis.plots import plot_confusion
 from resnetlab.checkpoint import atomic_write_text, resolve_model_path
 from resnetlab.io import check_writable
 from resnetlab.train import evaluate_checkpoint
+from resnetlab.train.run_folder import CONFIG_FILE, hold
 
 CONFUSION_MAX_CLASSES = 20  # a confusion-matrix PNG is drawn for sets with at most this many
 
@@ -30,6 +31,12 @@ def format_eval(r: dict) -> str:
 def run(args) -> int:
     weights = resolve_model_path(args.checkpoint)
     out = Path(args.out) if args.out else weights.parent
+    with hold(out, take=(out / CONFIG_FILE).is_file()):  # a run folder: not while it trains
+        return write_evaluation(args, weights, out)
+
+
+def write_evaluation(args, weights: Path, out: Path) -> int:
+    """Evaluate, then write the JSON (and confusion PNG) into out."""
     check_writable(out, "--out")  # before the evaluation's time is spent, not after
     r = evaluate_checkpoint(args.checkpoint, data=args.data, split=args.split,
                             data_root=args.data_root, batch_size=args.batch_size,

@@ -34,9 +34,7 @@ from resnetlab.train.progress import Progress
 from resnetlab.train.run_folder import (
     STATE_FILE,
     load_train_state,
-    rng_state,
     save_train_state,
-    set_rng_state,
 )
 from resnetlab.train.runtime import (
     all_reduce_sum,
@@ -46,7 +44,9 @@ from resnetlab.train.runtime import (
     gather_objects,
     pick_device,
     resolve_amp,
+    rng_state,
     seed_everything,
+    set_rng_state,
 )
 from resnetlab.train.schedule import LRSchedule, describe, effective_config, never_decays
 from resnetlab.train.step import TrainStep, build_optimizer
@@ -108,30 +108,25 @@ def fit(config: TrainConfig, out_dir: str | Path, resume: bool = True, force: bo
     config.validate()
     out = Path(out_dir)
     dist = dist_info()
-    action = run_folder.check_out_dir(out, config, resume, force)
-    summary = run_folder.read_summary(out) if action == "resume" else None
-    if summary and summary.get("status") == "complete" and not force:
-        if dist.is_main:  # a kill may have taken the report, curves or table: write them again
-            run_folder.restore_artefacts(out, summary)
-        return RunResult(out, summary, run_folder.read_metrics(out), already_complete=True)
-    created = not out.exists()
-    if dist.is_main:  # a full or read-only folder is said now, not after the first epoch
-        check_writable(out, "--out")
-    barrier(dist, "fit.start")
-    threads = torch.get_num_threads()
-    try:
-        torch.set_num_threads(config.threads or (
-            DETERMINISTIC_THREADS if config.deterministic else auto_threads()))
+    with run_folder.hold(out, take=dist.is_main):  # another process training here is refused
+        action = run_folder.check_out_dir(out, config, resume, force)
+        summary = run_folder.read_summary(out) if action == "resume" else None
+        if summary and summary.get("status") == "complete" and not force:
+            if dist.is_main:  # a kill may have taken the report, curves or table: rewrite them
+                run_folder.restore_artefacts(out, summary)
+            return RunResult(out, summary, run_folder.read_metrics(out), already_complete=True)
+        if dist.is_main:  # a full or read-only folder is said now, not after the first epoch
+            check_writable(out, "--out")
+        barrier(dist, "fit.start")
+        threads = torch.get_num_threads()
         try:
+            torch.set_num_threads(config.threads or (
+                DETERMINISTIC_THREADS if config.deterministic else auto_threads()))
             run = _Run(config, out, dist, progress or config.progress,
                        model=model if isinstance(model, nn.Module) else None, splits=own)
-        except Exception:
-            if created and dist.is_main and out.is_dir() and not any(out.iterdir()):
-                out.rmdir()  # a run that never started leaves no empty folder behind
-            raise
-        return run.train(action == "resume")
-    finally:
-        torch.set_num_threads(threads)
+            return run.train(action == "resume")
+        finally:
+            torch.set_num_threads(threads)
 
 
 class _Run:

@@ -1,6 +1,6 @@
-"""The run folder: its file names, the train state (train_state.pt), metrics tables, summary
-and report, and the check that an output folder holds this run (to resume) and not another one
-(refused unless forced).
+"""The run folder: its file names, its lock, the train state (train_state.pt), metrics tables,
+summary and report, and the check that an output folder holds this run (to resume) and not
+another one (refused unless forced).
 
 The train state holds everything but the code needed to continue a run exactly: weights,
 optimizer, schedule, scaler, EMA, every RNG state and the position, in one atomic file of only
@@ -10,15 +10,20 @@ tensors and plain Python values, so it loads with weights_only=True.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
-import random
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import yaml
+from filelock import FileLock, Timeout
 
 from resnetlab import io as fileio
 from resnetlab.analysis.plots import plot_curves
@@ -37,8 +42,72 @@ CURVES_FILE = "curves.png"
 BEST_FILE = "best.safetensors"
 RUN_FILES = ("model.safetensors", "model.json", BEST_FILE, "best.json", STATE_FILE,
              CONFIG_FILE, METRICS_JSONL, METRICS_CSV, CURVES_FILE, SUMMARY_FILE, REPORT_FILE)
+LOCK_FILE = ".resnetlab.lock"  # flock'd while a process writes the folder (train, evaluate, export)
+HOLDER_FILE = ".resnetlab.holder"  # that process's pid and host, for the line that refuses another
 COLUMNS = ("iter", "epoch", "lr", "train_loss", "train_error", "val_error", "test_error",
            "images_per_second", "wall_time")
+
+
+class RunFolderBusy(ValueError):
+    """Another process holds the run folder."""
+
+
+_held: set[str] = set()  # the folders this process holds
+
+
+@contextmanager
+def hold(out: Path, take: bool = True, wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold the folder `out` (created if missing) for the block, with an OS lock (flock) on
+    out/.resnetlab.lock that ends with its process however it ends: a SIGKILLed holder blocks
+    nobody. Held by another process: RunFolderBusy at once, one line naming its pid; with
+    `wait`, wait(that line), then wait for the lock. A folder this process holds passes;
+    take=False (a DDP rank other than 0) takes nothing, nor does a read-only folder."""
+    out, key = Path(out), os.path.realpath(out)
+    created, lock = not os.path.exists(out), FileLock(Path(out) / LOCK_FILE, timeout=0)
+    try:
+        if take and key not in _held:
+            out.mkdir(parents=True, exist_ok=True)
+            lock.acquire()
+    except Timeout:
+        busy = f"{out} is in use by another resnetlab process ({_holder(out)})"
+        if wait is None:
+            raise RunFolderBusy(f"{busy}: wait for it to end, or choose another folder") from None
+        wait(f"{busy}: waiting for it to end")
+        lock.acquire(timeout=-1)
+    except OSError as e:  # a file (the caller's check says so), or nothing can be written there
+        if e.errno not in (errno.EEXIST, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+    if not lock.is_locked:
+        yield
+        return
+    _held.add(key)
+    try:
+        with suppress(OSError):  # read only by a process refused
+            atomic_write_text(out / HOLDER_FILE, f"pid {os.getpid()} on {socket.gethostname()}")
+        yield
+    finally:
+        _held.discard(key)
+        with suppress(OSError):
+            (out / HOLDER_FILE).unlink()
+        with suppress(OSError):  # a run that never started leaves no folder behind
+            if created and [p.name for p in out.iterdir()] == [LOCK_FILE]:
+                (out / LOCK_FILE).unlink()
+                out.rmdir()
+        lock.release()
+
+
+def _holder(out: Path) -> str:
+    """The holder's "pid N on HOST", read again for a moment while it names no live process
+    here (a new holder writes it just after taking the lock; a killed one left its own)."""
+    for _ in range(40):
+        with suppress(OSError, ValueError):
+            text = (out / HOLDER_FILE).read_text().strip()
+            _, pid, _, host = text.split()
+            if host == socket.gethostname():
+                os.kill(int(pid), 0)  # ProcessLookupError: that holder is dead
+            return text
+        time.sleep(0.05)
+    return "pid unknown"
 
 
 def write_config(out: Path, config: TrainConfig) -> None:
@@ -151,9 +220,10 @@ def check_out_dir(out: Path, config: TrainConfig, resume: bool, force: bool) -> 
         raise NotADirectoryError(f"{out} is a file; give --out a folder")
     has_run = (out / CONFIG_FILE).is_file()
     if not has_run:
-        # resnetlab's own temporaries (another rank's write check, a killed atomic write)
+        # resnetlab's own files (its lock, another rank's write check, a killed atomic write)
         # are not somebody else's files
-        others = sorted(p.name for p in out.iterdir() if p.name not in RUN_FILES
+        others = sorted(p.name for p in out.iterdir()
+                        if p.name not in (*RUN_FILES, LOCK_FILE, HOLDER_FILE)
                         and not (p.name.startswith(".") and p.name.endswith(".tmp")))
         if others and not force:
             listed = ", ".join(others[:4]) + (" ..." if len(others) > 4 else "")
@@ -303,31 +373,6 @@ def _per_class(accuracy: dict[str, float] | None, confusion: list[list[int]] | N
                   for name, row in zip(classes, confusion)]
         lines.append("")
     return lines
-
-
-def rng_state() -> dict[str, Any]:
-    """Python, NumPy, torch CPU and CUDA generator states, as weights_only-loadable values."""
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    state = {
-        "python": random.getstate(),
-        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": pos,
-                  "has_gauss": has_gauss, "gauss": gauss},
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    py = state["python"]
-    random.setstate((py[0], tuple(py[1]), py[2]))
-    n = state["numpy"]
-    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"],
-                         n["has_gauss"], n["gauss"]))
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def save_train_state(path: str | Path, state: dict[str, Any]) -> Path:
