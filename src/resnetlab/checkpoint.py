@@ -20,7 +20,7 @@ from torch import nn
 # re-exported here for one release.
 from resnetlab.io import atomic_write, atomic_write_bytes, atomic_write_text
 from resnetlab.models.convert import load_weights
-from resnetlab.models.registry import create_model, get_spec
+from resnetlab.models.registry import build_model, get_spec
 from resnetlab.models.resnet import V1_MARKER
 from resnetlab.provenance import versions
 
@@ -211,7 +211,7 @@ def load_model(
                          "weights are broken, e.g. by a diverged run; use an earlier checkpoint "
                          "(best.safetensors) or train again with a lower lr")
     meta, state = upgrade_variant(meta, state)
-    model = create_model(meta["model"], **meta.get("overrides", {}))
+    model = build_model(meta["model"], **meta.get("overrides", {}))
     load_weights(model, state, what=str(path))
     model.pretrained_cfg = meta
     return model.to(device).eval(), meta

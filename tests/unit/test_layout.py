@@ -152,6 +152,14 @@ def test_figures_is_the_one_plotting_module_under_its_old_name():
             is importlib.import_module("resnetlab.analysis.plots"))
 
 
+def test_one_create_model():
+    """One public model factory: resnetlab.create_model, with weights on request."""
+    defs = [module_name(p) for p in PACKAGE.rglob("*.py")
+            for node in ast.walk(ast.parse(p.read_text()))
+            if isinstance(node, ast.FunctionDef) and node.name == "create_model"]
+    assert defs == ["resnetlab.weights.pretrained"], defs
+
+
 def test_no_module_imports_matplotlib_at_the_top():
     """matplotlib may become an optional extra: every import of it stays inside a function."""
     top = [module_name(p) for p in PACKAGE.rglob("*.py")

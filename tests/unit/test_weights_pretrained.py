@@ -109,6 +109,7 @@ def test_pretrained_true_and_unknown_sources(r8):
     with pytest.raises(FileNotFoundError, match="neither published.*mean.*cifar10-resnet20"):
         create_model("resnet20", pretrained="cifar10-resnet2")
     assert create_model("resnet8", pretrained=False).fc.out_features == 10
+    assert create_model("resnet8", None, 4).fc.out_features == 4  # timm's argument order
 
 
 def test_convert_writes_classes_and_normalization(r8, tmp_path, capsys):

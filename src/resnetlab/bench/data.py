@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from resnetlab.data import DeviceLoader, FolderLoader, load_dataset
-from resnetlab.models.registry import create_model
+from resnetlab.models.registry import build_model
 from resnetlab.provenance import machine, versions
 
 SYNTHETIC = {"cifar-shaped": (50000, 3, 32, 32), "mnist-shaped": (60000, 1, 28, 28)}
@@ -54,7 +54,7 @@ def measure_train_step(model_name: str, shape, num_classes: int, batch_size: int
                        channels_last: bool = False) -> dict:
     """Images/s of an SGD step (forward, backward, update) on random data of `shape`."""
     device = torch.device(device)
-    model = create_model(model_name, num_classes=num_classes, in_chans=shape[0]).to(device)
+    model = build_model(model_name, num_classes=num_classes, in_chans=shape[0]).to(device)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt).train()
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
