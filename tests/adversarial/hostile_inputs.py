@@ -30,7 +30,7 @@ for name in ("resnetlab", "resnetlab.data"):
     pkg = types.ModuleType(name)
     pkg.__path__ = [sys.argv[3] + "/" + name.replace(".", "/")]
     sys.modules[name] = pkg
-from resnetlab.data import formats
+from resnetlab.data.sets import formats
 name, args = sys.argv[1], json.loads(sys.argv[2])
 try:
     out = getattr(formats, name)(*args)

@@ -74,7 +74,7 @@ def test_cifar_pickle_claims_are_refused_with_bounded_memory(tmp_path, base_rss,
 
 
 def test_cifar_pickle_with_short_bytes_names_the_claim(tmp_path):
-    from resnetlab.data import formats
+    from resnetlab.data.sets import formats
 
     x = _Reduce(multiarray._reconstruct, (np.ndarray, (0,), b"b"),
                 (1, (200000, 3072), np.dtype("u1"), False, b"\0" * 10))
@@ -86,7 +86,7 @@ def test_cifar_pickle_with_short_bytes_names_the_claim(tmp_path):
 
 @pytest.mark.parametrize("protocol", [2, 3, 4])
 def test_honest_cifar_pickles_still_load(tmp_path, protocol):
-    from resnetlab.data import formats
+    from resnetlab.data.sets import formats
 
     x = np.arange(5 * 3072, dtype=np.uint8).reshape(5, 3072)
     path = tmp_path / "b"
@@ -118,7 +118,7 @@ def test_gzip_bomb_as_cifar_pickle_stops_at_the_batch_size(tmp_path, base_rss):
 
 @pytest.mark.parametrize("dims", [(2**16,) * 4, (2**31, 2**31, 4), (2**32 - 1,) * 3])
 def test_idx_dimensions_that_overflow_name_the_file(tmp_path, dims):
-    from resnetlab.data import formats
+    from resnetlab.data.sets import formats
 
     path = tmp_path / "train-images-idx3-ubyte"
     path.write_bytes(idx_header(0x08, dims))
@@ -233,7 +233,7 @@ def test_sparse_cifar_binary_batch_is_refused_before_it_is_read(tmp_path, base_r
 
 @pytest.mark.parametrize("protocol", [2, 3, 4])
 def test_honest_numpy_values_round_trip_through_the_guards(protocol):
-    from resnetlab.data import formats
+    from resnetlab.data.sets import formats
 
     value = {"be": np.arange(6, dtype=">f4").reshape(2, 3), "f": np.asfortranarray(
         np.arange(6, dtype="<i2").reshape(2, 3)), "s": np.float32(2.5), "i": np.int64(-7),

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from resnetlab.analysis.plots import plot_confusion
-from resnetlab.checkpoint import atomic_write_text, resolve_model_path
-from resnetlab.io import check_writable
+from resnetlab.checkpoint import resolve_model_path
+from resnetlab.io import atomic_write_text, check_writable
 from resnetlab.train import evaluate_checkpoint
 
 CONFUSION_MAX_CLASSES = 20  # a confusion-matrix PNG is drawn for sets with at most this many

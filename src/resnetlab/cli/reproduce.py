@@ -13,8 +13,6 @@ from resnetlab.reproduce.budgets import BUDGETS
 from resnetlab.reproduce.experiment import EXPERIMENTS, Options, run_experiment
 from resnetlab.reproduce.suite import COMPILE_CHOICES, run_suite
 
-parse_set = parse_sets  # the old name: one parser of --set, in cli.train
-
 
 def parse_depths(text: str | None) -> tuple[int, ...] | None:
     if not text:
