@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from resnetlab.data import DeviceLoader, FolderLoader, load_dataset
+from resnetlab.data.sets.sources import builtin_name
 from resnetlab.models.registry import build_model
 from resnetlab.provenance import machine, versions
 
@@ -164,6 +165,7 @@ def bench_folder_loader(data: str, *, batch_size: int = 128, batches: int | None
 def bench_data(data: str, **options) -> dict:
     """bench_folder_loader for an image folder or "synthetic-jpeg", else bench_device_loader;
     options are theirs. The result carries the machine, versions and date."""
+    data = builtin_name(data) or data  # 'fmnist' is reported as fashion-mnist
     if data == "synthetic-jpeg" or Path(data).is_dir():
         keys = ("batch_size", "batches", "device", "workers", "transform", "images")
         result = bench_folder_loader(data, **{k: v for k, v in options.items() if k in keys})

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from resnetlab.analysis.plots import plot_confusion
 from resnetlab.checkpoint import resolve_model_path
+from resnetlab.data.sets.sources import builtin_name
 from resnetlab.io import atomic_write_text, check_writable
 from resnetlab.train import evaluate_checkpoint
 
@@ -31,7 +32,8 @@ def run(args) -> int:
     weights = resolve_model_path(args.checkpoint)
     out = Path(args.out) if args.out else weights.parent
     check_writable(out, "--out")  # before the evaluation's time is spent, not after
-    r = evaluate_checkpoint(args.checkpoint, data=args.data, split=args.split,
+    data = args.data and (builtin_name(args.data) or args.data)  # else a folder, or its label
+    r = evaluate_checkpoint(args.checkpoint, data=data, split=args.split,
                             data_root=args.data_root, batch_size=args.batch_size,
                             device=args.device, amp=args.amp, views=args.views)
     views = "" if r["views"] == "center" else f"-{r['views']}"

@@ -57,7 +57,8 @@ def register(sub) -> None:
     p.add_argument("experiment", choices=(*EXPERIMENTS, "all"),
                    help="one experiment, or all four (no net is trained twice)")
     p.add_argument("--data", default="fashion-mnist",
-                   help="cifar10, cifar100, fashion-mnist (default), mnist, or an image folder")
+                   help="cifar10, cifar100, fashion-mnist (default), mnist, an alias (fmnist, "
+                   "cifar-10, ...), or an image folder")
     p.add_argument("--budget", choices=list(BUDGETS), default="quick",
                    help="; ".join(f"{b.name}: {b.about}" for b in BUDGETS.values()))
     p.add_argument("--seeds", type=int, default=1, help="runs per configuration (mean ± std)")

@@ -13,7 +13,14 @@ from resnetlab.data.sets.datasets import (
     stratified_subset,
 )
 from resnetlab.data.sets.folders import FolderSet, scan_folder
-from resnetlab.data.sets.sources import SOURCES, ensure, find, get_source
+from resnetlab.data.sets.sources import (
+    SOURCES,
+    builtin_name,
+    ensure,
+    find,
+    get_source,
+    resolve_data,
+)
 
 __all__ = [
     "SOURCES",
@@ -23,12 +30,14 @@ __all__ = [
     "ImageSet",
     "Loader",
     "Normalization",
+    "builtin_name",
     "channel_stats",
     "ensure",
     "find",
     "get_source",
     "load_dataset",
     "pixel_mean",
+    "resolve_data",
     "scan_folder",
     "split_validation",
     "stratified_subset",

@@ -11,6 +11,7 @@ from typing import Any
 
 from resnetlab.analysis.report import Report
 from resnetlab.checkpoint import load_model
+from resnetlab.data.sets.sources import resolve_data
 from resnetlab.models.registry import get_spec
 from resnetlab.models.stats import count_macs, count_params
 from resnetlab.reproduce.budgets import Budget, get_budget, is_folder, run_overrides
@@ -36,6 +37,7 @@ class Options:
     command: str | None = None
 
     def __post_init__(self) -> None:
+        self.data = resolve_data(self.data)  # 'fmnist' -> 'fashion-mnist': one cache, one name
         get_budget(self.budget)
         if self.seeds < 1:
             raise ValueError(f"--seeds must be >= 1, got {self.seeds}")
