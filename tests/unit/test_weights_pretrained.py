@@ -199,7 +199,7 @@ def test_evaluate_and_export_need_nothing_but_the_converted_file(fixtures_dir, t
     assert result["classes"] == list(CATALOG["cifar10-resnet20"].classes)
     ts = tmp_path / "r20.pt"
     assert main(["export", str(out), "--format", "torchscript", "--out", str(ts), "--json"]) == 0
-    from resnetlab.inference.formats import read_export_meta
+    from resnetlab.inference.export_formats import read_export_meta
 
     meta = read_export_meta(ts)
     assert meta["classes"][0] == "airplane" and meta["input_size"] == [3, 32, 32]

@@ -20,8 +20,8 @@ from torch import nn
 
 from resnetlab.checkpoint import load_model
 from resnetlab.inference.fold import fold_bn
+from resnetlab.inference.onnx_tools import onnx_proto, onnx_session, session_runner
 from resnetlab.inference.preprocessing import Preprocessing
-from resnetlab.inference.runtime import onnx_proto, onnx_session, session_runner
 from resnetlab.inference.verify import natural_images
 from resnetlab.models.registry import build_model, get_spec
 from resnetlab.provenance import machine, versions

@@ -1,4 +1,4 @@
-"""Data: getting data sets (data.sets: sources, download, formats, ImageSet, image folders) and
+"""Data: getting data sets (data.sets: sources, download, readers, ImageSet, image folders) and
 the input pipeline (data.pipeline: loaders, augmentation, transforms, normalisation)."""
 
 from resnetlab.data.pipeline.folder_loader import FolderLoader
