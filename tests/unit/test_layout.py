@@ -160,6 +160,23 @@ def test_the_alias_detector_finds_an_old_name():
     assert old_name_aliases(ast.parse("from x import A\nB = 1\nC = (A, B)\n")) == []
 
 
+def test_no_dispatch_by_module_name_strings():
+    """Modules are imported by name in code (or listed in an explicit table), so a reader and
+    the layer check can follow them; only the optional onnx packages are imported lazily, by
+    name, in inference.onnx_tools."""
+    found = [module_name(p) for p in PACKAGE.rglob("*.py")
+             for node in ast.walk(ast.parse(p.read_text()))
+             if isinstance(node, ast.Attribute) and node.attr == "import_module"
+             or isinstance(node, ast.Name) and node.id == "__import__"]
+    assert sorted(set(found)) == ["resnetlab.inference.onnx_tools"], found
+
+
+def test_no_source_file_over_400_lines():
+    long = {module_name(p): n for p in PACKAGE.rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > 400}
+    assert not long, f"split these by idea: {long}"
+
+
 def test_one_create_model():
     """One public model factory: resnetlab.create_model, with weights on request."""
     defs = [module_name(p) for p in PACKAGE.rglob("*.py")

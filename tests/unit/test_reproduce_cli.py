@@ -7,7 +7,8 @@ import pytest
 from resnetlab.cli import main
 from resnetlab.cli.reproduce import parse_depths
 from resnetlab.cli.train import parse_sets
-from resnetlab.reproduce.experiment import Options, run_experiment
+from resnetlab.reproduce.experiment import Options
+from resnetlab.reproduce.experiments import run_experiment
 
 
 def test_analyze_gradients_writes_report_figure_and_json(tmp_path, capsys):

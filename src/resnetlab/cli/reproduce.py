@@ -10,7 +10,8 @@ from resnetlab.analysis.plots import require
 from resnetlab.analysis.report import command_line
 from resnetlab.cli.train import parse_sets
 from resnetlab.reproduce.budgets import BUDGETS
-from resnetlab.reproduce.experiment import EXPERIMENTS, Options, run_experiment
+from resnetlab.reproduce.experiment import Options
+from resnetlab.reproduce.experiments import EXPERIMENTS, run_experiment
 from resnetlab.reproduce.suite import COMPILE_CHOICES, run_suite
 
 
