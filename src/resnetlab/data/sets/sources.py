@@ -162,7 +162,7 @@ def unknown_data_set(name: str, folders: bool = True) -> ValueError:
     folder): the built-in names, the closest spellings first."""
     close = difflib.get_close_matches(name.strip().lower(), list(NAMES), n=3, cutoff=0.6)
     hint = f"did you mean {', '.join(close)}? " if close else ""
-    known = ", ".join(f"{s.name}" + (f" ({', '.join(s.aliases)})" if s.aliases else "")
+    known = ", ".join(s.name + (f" ({', '.join(s.aliases)})" if s.aliases else "")
                       for s in SOURCES.values())
     tail = f", {FOLDER_HINT}" if folders else ""
     return ValueError(f"unknown data set {name!r}: {hint}the built-in ones are {known}{tail}")
