@@ -10,8 +10,8 @@ from infer_models import model_file
 from safetensors.torch import save_file
 from train_helpers import learnable_mnist, tiny_config
 
+from resnetlab import create_model
 from resnetlab.cli import main as cli_main
-from resnetlab.models.registry import create_model
 from resnetlab.train import fit, load_recipe
 
 

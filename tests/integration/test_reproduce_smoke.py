@@ -10,7 +10,8 @@ import pytest
 
 from resnetlab.cli import main
 from resnetlab.data import load_dataset, stratified_subset
-from resnetlab.reproduce.experiment import Options, run_experiment
+from resnetlab.reproduce.experiment import Options
+from resnetlab.reproduce.experiments import run_experiment
 
 pytestmark = pytest.mark.slow
 SIZES = {"train": 256, "t10k": 200}  # images per split of the small real copy

@@ -195,7 +195,7 @@ def test_unknown_data_or_model_is_a_clear_error(root, tmp_path, overrides, match
 
 
 def test_weight_decay_exclusions_and_options(root, tmp_path):
-    from resnetlab.models import create_model
+    from resnetlab import create_model
     from resnetlab.train.step import param_groups
 
     model = create_model("resnet8")
@@ -211,7 +211,7 @@ def test_weight_decay_exclusions_and_options(root, tmp_path):
 
 
 def test_step_fp16_uses_a_grad_scaler_and_bf16_does_not():
-    from resnetlab.models import create_model
+    from resnetlab import create_model
     from resnetlab.train import load_recipe
     from resnetlab.train.runtime import auto_threads, resolve_amp
     from resnetlab.train.step import TrainStep, build_optimizer

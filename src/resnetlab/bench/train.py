@@ -15,7 +15,7 @@ import time
 import torch
 from torch import nn
 
-from resnetlab.models.registry import create_model, get_spec
+from resnetlab.models.registry import build_model, get_spec
 from resnetlab.models.stats import count_macs
 from resnetlab.provenance import machine, versions
 from resnetlab.train.config import TrainConfig
@@ -89,14 +89,14 @@ def bench_train(model: str = "resnet20", batch_size: int = 128, steps: int = 10,
     x = torch.randn(batch_size, channels, size, size, device=device)
     y = torch.randint(0, num_classes or spec.kwargs["num_classes"], (batch_size,), device=device)
 
-    net = create_model(model, **kw).to(device)
+    net = build_model(model, **kw).to(device)
     fmt = torch.channels_last if config.channels_last else torch.contiguous_format
     net = net.to(memory_format=fmt)
     engine = TrainStep(net, build_optimizer(net, config, device), config, device, amp)
     x_engine = x.contiguous(memory_format=fmt)
     runs = {"engine": (engine, x_engine)}
     if baseline:
-        runs["plain"] = (PlainStep(create_model(model, **kw).to(device), config, device), x)
+        runs["plain"] = (PlainStep(build_model(model, **kw).to(device), config, device), x)
     warm = {}
     for name, (step, xi) in runs.items():
         warm[name] = _time(step, xi, y, 2 if not config.compile or name != "engine" else 3,
@@ -106,7 +106,7 @@ def bench_train(model: str = "resnet20", batch_size: int = 128, steps: int = 10,
         for name, (step, xi) in runs.items():
             rates[name].append(steps * batch_size / _time(step, xi, y, steps, device))
     ips = statistics.median(rates["engine"])
-    macs = count_macs(create_model(model, **kw), (1, channels, size, size))
+    macs = count_macs(build_model(model, **kw), (1, channels, size, size))
     flops_per_image = 3 * 2 * macs
     mm = matmul_flops(device, amp or torch.float32) if matmul else float("nan")
     result = {

@@ -10,13 +10,15 @@ from resnetlab.analysis.gradients import analyze_gradients, table
 from resnetlab.analysis.plots import require
 from resnetlab.analysis.report import command_line, markdown_table
 from resnetlab.analysis.responses import dataset_stds, sorted_stds
+from resnetlab.data.sets.sources import builtin_name, resolve_data
 
 
 def run_gradients(args) -> int:
     require("analyze gradients")
     torch_threads(args.threads)
-    out = Path(args.out or f"results/gradients-{args.data}")
-    path, profiles = analyze_gradients(args.models, out, data=args.data, steps=args.steps,
+    data = builtin_name(args.data) or args.data
+    out = Path(args.out or f"results/gradients-{data}")
+    path, profiles = analyze_gradients(args.models, out, data=data, steps=args.steps,
                                        batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                                        root=args.data_root, command=command_line())
     print(markdown_table(*table(profiles)))
@@ -26,8 +28,9 @@ def run_gradients(args) -> int:
 
 def run_responses(args) -> int:
     torch_threads(args.threads)
+    data = resolve_data(args.data, folders=False)
     for model in args.models:
-        stds = dataset_stds(model, args.data, root=args.data_root, kind=args.kind,
+        stds = dataset_stds(model, data, root=args.data_root, kind=args.kind,
                             limit=args.limit)
         values = list(stds.values())
         print(f"{model}: {len(values)} layers, mean std {sum(values) / len(values):.4f}")
@@ -62,7 +65,8 @@ def register(sub) -> None:
 
     r = asub.add_parser("responses", help="std of every 3x3 layer's response (Fig. 7)")
     r.add_argument("models", nargs="+", metavar="MODEL", help="model files or run folders")
-    r.add_argument("--data", required=True, help="cifar10, cifar100, fashion-mnist or mnist")
+    r.add_argument("--data", required=True, help="cifar10, cifar100, fashion-mnist or mnist "
+                   "(or an alias: fmnist, cifar-10, ...)")
     r.add_argument("--data-root", help="folder holding the data set (default: search)")
     r.add_argument("--kind", choices=("3x3", "branch"), default="3x3",
                    help="3x3: every 3x3 layer (the paper's); branch: each block's F(x)")

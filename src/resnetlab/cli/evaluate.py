@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 from resnetlab.analysis.plots import plot_confusion
-from resnetlab.checkpoint import atomic_write_text, resolve_model_path
-from resnetlab.io import check_writable
+from resnetlab.checkpoint import resolve_model_path
+from resnetlab.data.sets.sources import builtin_name
+from resnetlab.io import atomic_write_text, check_writable
 from resnetlab.train import evaluate_checkpoint
 from resnetlab.train.run_folder import CONFIG_FILE, hold
 
@@ -38,7 +39,8 @@ def run(args) -> int:
 def write_evaluation(args, weights: Path, out: Path) -> int:
     """Evaluate, then write the JSON (and confusion PNG) into out."""
     check_writable(out, "--out")  # before the evaluation's time is spent, not after
-    r = evaluate_checkpoint(args.checkpoint, data=args.data, split=args.split,
+    data = args.data and (builtin_name(args.data) or args.data)  # else a folder, or its label
+    r = evaluate_checkpoint(args.checkpoint, data=data, split=args.split,
                             data_root=args.data_root, batch_size=args.batch_size,
                             device=args.device, amp=args.amp, views=args.views)
     views = "" if r["views"] == "center" else f"-{r['views']}"

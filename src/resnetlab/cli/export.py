@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from resnetlab.inference.export import export_model
-from resnetlab.inference.formats import FORMATS
+from resnetlab.inference.export_formats import FORMATS
 from resnetlab.inference.verify import DEFAULT_TOLERANCE
 from resnetlab.train.run_folder import CONFIG_FILE, hold
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from resnetlab.models.registry import create_model, get_spec, list_models
+from resnetlab.models.registry import build_model, get_spec, list_models
 from resnetlab.models.stats import count_macs, count_params
 
 
@@ -13,7 +13,7 @@ def model_rows(pattern: str | None = None) -> list[dict]:
     rows = []
     for name in list_models(pattern):
         spec = get_spec(name)
-        model = create_model(name)
+        model = build_model(name)
         r = spec.resolution
         rows.append(
             {

@@ -1,7 +1,7 @@
 """Networks of the paper: blocks, the ResNet class, the registry, checkpoint conversion."""
 
 from resnetlab.models.blocks import BasicBlock, Bottleneck, PadShortcut
-from resnetlab.models.registry import ModelSpec, create_model, get_spec, list_models, register
+from resnetlab.models.registry import ModelSpec, build_model, get_spec, list_models, register
 from resnetlab.models.resnet import ResNet
 
 __all__ = [
@@ -10,7 +10,7 @@ __all__ = [
     "ModelSpec",
     "PadShortcut",
     "ResNet",
-    "create_model",
+    "build_model",
     "get_spec",
     "list_models",
     "register",

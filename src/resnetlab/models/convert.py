@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
-from resnetlab.models.registry import _IMAGENET, create_model, get_spec
+from resnetlab.models.registry import _IMAGENET, build_model, get_spec
 from resnetlab.models.resnet import V1_MARKER
 
 SOURCES = ("torchvision", "timm", "cifar-reference", "resnetlab")
@@ -184,7 +184,7 @@ def import_checkpoint(
     """
     sd = convert_state_dict(read_state_dict(path), source)
     name, overrides = source_architecture(sd, source, model_name)
-    model = create_model(name, **overrides)
+    model = build_model(name, **overrides)
     load_weights(model, sd, what=str(path))
     return model, name, overrides
 

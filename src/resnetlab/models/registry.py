@@ -152,15 +152,11 @@ def get_spec(name: str) -> ModelSpec:
     raise ValueError(f"unknown model {name!r}{hint} (`resnetlab models` lists them all)")
 
 
-def create_model(name: str, **overrides: Any) -> nn.Module:
-    """Build a registered network. Overrides: num_classes, in_chans, shortcut ('A'|'B'|'C'),
-    stride_in_1x1, zero_init_residual, norm_layer (a callable such as nn.BatchNorm2d).
-
-    The architecture only: `resnetlab.create_model(name, pretrained=...)` (in
-    resnetlab.weights) builds it and loads published or local weights into it."""
-    if "pretrained" in overrides:
-        raise ValueError("resnetlab.models.create_model builds the architecture only: load "
-                         "weights with resnetlab.create_model(name, pretrained=...)")
+def build_model(name: str, **overrides: Any) -> nn.Module:
+    """The architecture of a registered network, freshly initialised. Overrides: num_classes,
+    in_chans, shortcut ('A'|'B'|'C'), stride_in_1x1, zero_init_residual, norm_layer (a
+    callable such as nn.BatchNorm2d). `resnetlab.create_model` builds through this and loads
+    weights on request."""
     spec = get_spec(name)
     unknown = sorted(set(overrides) - set(OVERRIDES))
     if unknown:

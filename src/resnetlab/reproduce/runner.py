@@ -82,7 +82,6 @@ def config_dict(config: Any) -> dict[str, Any]:
 # that the cache keys of finished runs stay the same across versions.
 CACHE_RUNTIME_KEYS = ("device", "compile", "data_root", "log_every", "tensorboard", "workers",
                       "threads", "progress")
-RUNTIME_KEYS = CACHE_RUNTIME_KEYS  # the old name, kept for one release
 
 
 # The keys the hash covered when the cache format was fixed (resnetlab 0.1).

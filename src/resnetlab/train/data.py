@@ -32,6 +32,7 @@ from resnetlab.data.pipeline.image_transforms import CenterCrop, MultiScale, Sca
 from resnetlab.data.pipeline.normalization import Normalization
 from resnetlab.data.sets.datasets import stratified_indices
 from resnetlab.data.sets.folders import FolderSet
+from resnetlab.data.sets.sources import builtin_name
 from resnetlab.distributed import DistInfo
 from resnetlab.train.config import TrainConfig
 
@@ -56,7 +57,9 @@ class Splits:
 
 
 def is_builtin(name: str) -> bool:
-    return name in SOURCES
+    """Whether `data` names a built-in set (by name or alias: data.sets.sources.builtin_name);
+    anything else is an image folder."""
+    return builtin_name(name) is not None
 
 
 def folder_root(config: TrainConfig) -> Path:

@@ -22,7 +22,7 @@ from resnetlab.checkpoint import first_non_finite, save_model, unwrap
 from resnetlab.distributed import DistInfo, broadcast_buffers, convert_sync_batchnorm
 from resnetlab.io import Notice, atomic_write_text, check_writable, write_json
 from resnetlab.models.convert import load_weights
-from resnetlab.models.registry import create_model, get_spec
+from resnetlab.models.registry import build_model, get_spec
 from resnetlab.provenance import machine, versions
 from resnetlab.train import run_folder
 from resnetlab.train.config import TrainConfig
@@ -160,7 +160,7 @@ class _Run:
             self.model_name, self.overrides = model_for(config, self.init, len(self.classes),
                                                         s.input_size[0])
             depth = get_spec(self.model_name).depth
-            model = create_model(self.model_name, **self.overrides)
+            model = build_model(self.model_name, **self.overrides)
         else:  # the caller's own module
             self.model_name, self.overrides, depth = config.model, {}, 0
             model.train()

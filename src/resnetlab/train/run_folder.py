@@ -32,7 +32,6 @@ from resnetlab.train.config import TrainConfig, config_diff, config_from_dict, i
 
 STATE_FILE = "train_state.pt"
 STATE_FORMAT = 1  # the version of train_state.pt
-FORMAT = STATE_FORMAT  # the old name, kept for one release
 CONFIG_FILE = "config.yaml"
 METRICS_JSONL = "metrics.jsonl"
 METRICS_CSV = "metrics.csv"
