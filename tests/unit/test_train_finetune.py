@@ -222,7 +222,7 @@ def test_an_interrupted_fine_tuning_or_own_model_run_resumes_exactly(tmp_path, r
                                                                      monkeypatch, own):
     from safetensors.torch import load_file
 
-    from resnetlab.train import step as step_mod
+    from resnetlab.train import engine
 
     data = image_folder(tmp_path / "d", mode="RGB", size=16)
     conf = cfg(data, init=r8_cached, freeze=1, model="auto", iters=7, checkpoint_every=2,
@@ -239,18 +239,18 @@ def test_an_interrupted_fine_tuning_or_own_model_run_resumes_exactly(tmp_path, r
         return fit(conf, out, **kwargs, **extra)
 
     full = run(tmp_path / "a")
-    orig, calls = step_mod.TrainStep.__call__, {"n": 0}
+    orig, calls = engine.TrainStep.__call__, {"n": 0}
 
-    def stop_at_5(self, x, y, lr):
+    def stop_at_5(self, x, y):
         calls["n"] += 1
         if calls["n"] == 5:
             raise KeyboardInterrupt
-        return orig(self, x, y, lr)
+        return orig(self, x, y)
 
-    monkeypatch.setattr(step_mod.TrainStep, "__call__", stop_at_5)
+    monkeypatch.setattr(engine.TrainStep, "__call__", stop_at_5)
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path / "b")
-    monkeypatch.setattr(step_mod.TrainStep, "__call__", orig)
+    monkeypatch.setattr(engine.TrainStep, "__call__", orig)
     resumed = run(tmp_path / "b")
     a = load_file(str(full.out_dir / "model.safetensors"))
     b = load_file(str(resumed.out_dir / "model.safetensors"))

@@ -17,7 +17,7 @@ from resnetlab.data.pipeline.normalization import Normalization
 from resnetlab.distributed import DistInfo
 from resnetlab.train.config import TrainConfig, config_from_dict
 from resnetlab.train.data import load_splits, make_loader
-from resnetlab.train.runtime import all_reduce_sum, autocast, dist_info, pick_device, resolve_amp
+from resnetlab.train.devices import all_reduce_sum, autocast, dist_info, pick_device, resolve_amp
 
 
 @dataclass
