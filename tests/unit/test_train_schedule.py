@@ -142,14 +142,14 @@ def test_shortening_a_run_moves_milestones_and_warmup_to_the_same_fractions():
 
 def test_a_subset_scales_the_held_out_part_or_the_message_names_val_size():
     from resnetlab.train.config import load_recipe
-    from resnetlab.train.data import _check_val, held_out
+    from resnetlab.train.data import _check_val, data_options, held_out
 
     c = load_recipe("paper-cifar", {"epochs": 2, "subset": 5000}, rescale=True)
-    assert held_out(c, 50000) == 500
+    assert held_out(data_options(c), 50000) == 500
     explicit = load_recipe("paper-cifar", {"subset": 5000, "val_size": 5000}, rescale=True)
-    assert held_out(explicit, 50000) == 5000
+    assert held_out(data_options(explicit), 50000) == 5000
     with pytest.raises(ValueError, match="--val-size"):
-        _check_val(explicit, 5000, 5000)
+        _check_val(data_options(explicit), 5000, 5000)
 
 
 def test_a_key_the_schedule_ignores_is_an_error_and_a_flat_lr_warns():

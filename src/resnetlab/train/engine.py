@@ -5,8 +5,8 @@ objects in order, train() runs the epochs: one TrainStep a batch (forward under 
 backward, clip, SGD update, the lr scheduler's step), then, at their iterations, a metrics
 row, an evaluation and a checkpoint. Rank 0 alone logs and saves; metrics are summed over
 ranks; checkpoints are atomic and hold the position and every RNG, so a resumed run continues
-exactly where it stopped (mid-epoch included). Only this module reads the config: each
-component gets the few values it uses.
+exactly where it stopped (mid-epoch included). The config is read here: each component gets
+the few values it uses (the data its DataOptions; the lr schedule, users' API too, the config).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from resnetlab.models.convert import load_weights
 from resnetlab.models.registry import create_model, get_spec
 from resnetlab.train import devices, run_folder, summary
 from resnetlab.train.config import TrainConfig
-from resnetlab.train.data import Splits, load_splits, make_loader
+from resnetlab.train.data import DataOptions, Splits, data_options, load_splits, make_loader
 from resnetlab.train.evaluate import EvalResult, evaluate_model
 from resnetlab.train.finetune import freeze_stages, model_for, read_init
 from resnetlab.train.optimizer import build_optimizer
@@ -126,6 +126,7 @@ class Run:
     dist: DistInfo
     device: torch.device
     amp: torch.dtype | None
+    data: DataOptions
     splits: Splits
     train_loader: Any
     eval_loaders: dict[str, Any]
@@ -158,14 +159,15 @@ def setup(config: TrainConfig, out: Path, dist: DistInfo, progress: str,
     device = devices.pick_device(config.device)
     amp = devices.resolve_amp(config.amp, device)
     init = read_init(config.init, config.init_source)
+    data = data_options(config)
     if splits is None:
-        splits = load_splits(config, init.input_size if init else None,
+        splits = load_splits(data, init.input_size if init else None,
                              init.normalization if init else None)
     norm = splits.normalization
-    train_loader = make_loader(splits.train, norm, config.batch_size, train=True,
-                               config=config, device=device, dist=dist)
+    train_loader = make_loader(splits.train, norm, config.batch_size, train=True, opts=data,
+                               device=device, dist=dist)
     eval_loaders = {
-        name: make_loader(ds, norm, config.eval_batch_size, train=False, config=config,
+        name: make_loader(ds, norm, config.eval_batch_size, train=False, opts=data,
                           device=device, dist=dist)
         for name, ds in (("val", splits.val), ("test", splits.test)) if ds is not None}
     batches_per_epoch = len(train_loader)
@@ -202,7 +204,7 @@ def setup(config: TrainConfig, out: Path, dist: DistInfo, progress: str,
         warnings.warn(f"the lr never decays in this run ({schedule_text}): set milestones "
                       "inside the run or another schedule", Notice, stacklevel=3)
 
-    return Run(config, out, dist, device, amp, splits, train_loader, eval_loaders,
+    return Run(config, out, dist, device, amp, data, splits, train_loader, eval_loaders,
                batches_per_epoch, total, model_name, overrides, load_report, frozen, model,
                optimizer, ema, step, scheduler, schedule_text,
                Progress(total, batches_per_epoch, mode=progress, enabled=dist.is_main,
@@ -301,7 +303,7 @@ def evaluate(run: Run, final: bool) -> dict[str, EvalResult]:
             continue
         if name == "test" and final and run.splits.folder and config.test_views != "center":
             loader = make_loader(run.splits.test, run.splits.normalization,
-                                 config.eval_batch_size, train=False, config=config,
+                                 config.eval_batch_size, train=False, opts=run.data,
                                  device=run.device, dist=run.dist, views=config.test_views)
         results[name] = evaluate_model(model, loader, len(run.splits.classes),
                                        device=run.device, amp_dtype=run.amp, dist=run.dist)

@@ -125,8 +125,10 @@ def _input_size(ds) -> list[int]:
     return list(ds[0][0].shape)
 
 
-def own_splits(config, train_data, val_data=None, test_data=None) -> Splits:
-    """The Splits of fit()'s own data (val_size holds out part of an ImageSet's train)."""
+def own_splits(train_data, val_data=None, test_data=None, *, val_size: int = 0, seed: int = 0,
+               normalize: str = "channel") -> Splits:
+    """The Splits of fit()'s own data (val_size holds out part of an ImageSet's train, drawn
+    with seed; normalize: the recipe key, for an ImageSet)."""
     train = _as_split("train_data", train_data, None)
     classes = _classes(train)
     val = _as_split("val_data", val_data, classes)
@@ -142,10 +144,10 @@ def own_splits(config, train_data, val_data=None, test_data=None) -> Splits:
         if ds is not None and _input_size(ds)[0] != size[0]:
             raise ValueError(f"{name} images have {_input_size(ds)[0]} channel(s) but "
                              f"train_data's have {size[0]}")
-    if val is None and config.val_size and isinstance(train, ImageSet):
-        train, val = split_validation(train, config.val_size, seed=config.seed)
+    if val is None and val_size and isinstance(train, ImageSet):
+        train, val = split_validation(train, val_size, seed=seed)
     if isinstance(train, ImageSet):
-        norm = normalization(config, train)
+        norm = normalization(normalize, train)
         notes = [f"own data: an ImageSet of {len(train)} training images"]
     else:
         norm = Normalization.identity(size[0])
@@ -187,5 +189,6 @@ def own_pieces(config, model=None, train_data=None, val_data=None, test_data=Non
             raise ValueError("val_data / test_data go with train_data (or leave all three "
                              "unset to use config.data)")
         return config, None
-    splits = own_splits(config, train_data, val_data, test_data)
+    splits = own_splits(train_data, val_data, test_data, val_size=config.val_size,
+                        seed=config.seed, normalize=config.normalize)
     return replace(config, data=data_label(train_data)), splits
