@@ -104,10 +104,15 @@ def test_force_without_resume_starts_over(root, tmp_path):
 
 
 def test_resume_with_force_continues_under_the_new_length(root, tmp_path):
+    from resnetlab.train.schedule import LRSchedule
+
     fit(tiny_config(root, iters=8), tmp_path)
-    r = fit(tiny_config(root, iters=12), tmp_path, resume=True, force=True)
+    cfg = tiny_config(root, iters=12, log_every=1)
+    r = fit(cfg, tmp_path, resume=True, force=True)
     assert r.summary["iters"] == 12
     assert [m["iter"] for m in r.metrics if m["iter"] <= 8] == [5, 8]  # kept from the 1st run
+    # from the first resumed step on, the lr is the new (longer) schedule's, not the saved one
+    assert r.metrics[2]["iter"] == 9 and r.metrics[2]["lr"] == LRSchedule(cfg, 12, depth=8).lr(8)
 
 
 def test_interrupted_run_resumes_mid_epoch_to_bitwise_equal_weights(root, tmp_path,

@@ -202,14 +202,18 @@ def setup(config: TrainConfig, out: Path, dist: DistInfo, progress: str,
     schedule_text = describe(config, when, total, depth)
     if never_decays(config, when, total) and dist.is_main:
         warnings.warn(f"the lr never decays in this run ({schedule_text}): set milestones "
-                      "inside the run or another schedule", Notice, stacklevel=3)
+                      "inside the run or another schedule", Notice, stacklevel=2)
 
-    return Run(config, out, dist, device, amp, data, splits, train_loader, eval_loaders,
-               batches_per_epoch, total, model_name, overrides, load_report, frozen, model,
-               optimizer, ema, step, scheduler, schedule_text,
-               Progress(total, batches_per_epoch, mode=progress, enabled=dist.is_main,
-                        eval_every=config.eval_every),
-               tensorboard_writer(out, config.tensorboard, dist.is_main))
+    return Run(
+        config=config, out=out, dist=dist, device=device, amp=amp, data=data, splits=splits,
+        train_loader=train_loader, eval_loaders=eval_loaders,
+        batches_per_epoch=batches_per_epoch, total=total, model_name=model_name,
+        overrides=overrides, load_report=load_report, frozen=frozen, model=model,
+        optimizer=optimizer, ema=ema, step=step, scheduler=scheduler,
+        schedule_text=schedule_text,
+        progress=Progress(total, batches_per_epoch, mode=progress, enabled=dist.is_main,
+                          eval_every=config.eval_every),
+        tb=tensorboard_writer(out, config.tensorboard, dist.is_main))
 
 
 def train(run: Run, resuming: bool) -> summary.RunResult:
@@ -337,7 +341,7 @@ def save_checkpoint(run: Run) -> None:
     flag = torch.tensor([float(bad is not None)], dtype=torch.float64, device=run.device)
     if devices.all_reduce_sum(flag, run.dist, "checkpoint.finite").item():
         summary.diverged(run, run.it, float("nan"), what="the weights became",
-                 detail=f" (first non-finite tensor: {bad or 'on another process'})")
+                         detail=f" (first non-finite tensor: {bad or 'on another process'})")
     summary.note_skipped(run, run.train_loader)
     summary.gather_skipped(run)
     if run.dist.is_main:

@@ -229,6 +229,10 @@ class ScheduleLR(LRScheduler):
     def observe_val(self, val_error: float) -> None:
         """A validation error: the plateau schedule may lower the lr, from the next step on."""
         self.schedule.observe_val(val_error)
+        self._apply()
+
+    def _apply(self) -> None:
+        """Set the groups' lr to the schedule's at the current iteration."""
         lrs = self.get_lr()
         for group, lr in zip(self.optimizer.param_groups, lrs):
             group["lr"] = lr
@@ -243,3 +247,4 @@ class ScheduleLR(LRScheduler):
         state = dict(state_dict)
         self.schedule.load_state_dict(state.pop("schedule_state"))
         self.__dict__.update(state)
+        self._apply()  # the same lr, unless the schedule's config changed (resume --force)
