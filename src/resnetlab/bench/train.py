@@ -19,8 +19,9 @@ from resnetlab.models.registry import build_model, get_spec
 from resnetlab.models.stats import count_macs
 from resnetlab.provenance import machine, versions
 from resnetlab.train.config import TrainConfig
-from resnetlab.train.runtime import pick_device, resolve_amp
-from resnetlab.train.step import TrainStep, build_optimizer
+from resnetlab.train.devices import pick_device, resolve_amp
+from resnetlab.train.engine import TrainStep
+from resnetlab.train.optimizer import build_optimizer
 
 
 def _sync(device: torch.device) -> None:
@@ -50,9 +51,10 @@ class PlainStep:
 
     def __init__(self, model: nn.Module, config: TrainConfig, device: torch.device):
         self.model = model
-        self.optimizer = build_optimizer(model, config, device)
+        self.optimizer = build_optimizer(model, config.lr, config.momentum, config.weight_decay,
+                                         config.nesterov, config.wd_exclude)
 
-    def __call__(self, x, y, lr):
+    def __call__(self, x, y):
         loss = nn.functional.cross_entropy(self.model(x), y)
         loss.backward()
         self.optimizer.step()
@@ -64,7 +66,7 @@ def _time(step, x, y, steps: int, device: torch.device) -> float:
     _sync(device)
     t = time.perf_counter()
     for _ in range(steps):
-        step(x, y, 0.01)
+        step(x, y)
     _sync(device)
     return time.perf_counter() - t
 
@@ -92,7 +94,10 @@ def bench_train(model: str = "resnet20", batch_size: int = 128, steps: int = 10,
     net = build_model(model, **kw).to(device)
     fmt = torch.channels_last if config.channels_last else torch.contiguous_format
     net = net.to(memory_format=fmt)
-    engine = TrainStep(net, build_optimizer(net, config, device), config, device, amp)
+    optimizer = build_optimizer(net, config.lr, config.momentum, config.weight_decay,
+                                config.nesterov, config.wd_exclude)
+    engine = TrainStep(net, optimizer, device, amp, label_smoothing=config.label_smoothing,
+                       grad_clip=config.grad_clip, compile=config.compile)
     x_engine = x.contiguous(memory_format=fmt)
     runs = {"engine": (engine, x_engine)}
     if baseline:

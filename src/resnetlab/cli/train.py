@@ -10,8 +10,8 @@ from resnetlab import distributed
 from resnetlab.train import fit, load_recipe
 from resnetlab.train.config import describe_keys, read_recipe
 from resnetlab.train.data import is_builtin
+from resnetlab.train.devices import pick_device
 from resnetlab.train.run_folder import duration, is_finished
-from resnetlab.train.runtime import pick_device
 
 # Shortcut options and the config key each one sets.
 SHORTCUTS = {

@@ -27,11 +27,12 @@ from filelock import FileLock, Timeout
 
 from resnetlab import io as fileio
 from resnetlab.analysis.plots import plot_curves
+from resnetlab.checkpoint import first_non_finite
 from resnetlab.io import atomic_write_bytes, atomic_write_text, write_json
 from resnetlab.train.config import TrainConfig, config_diff, config_from_dict, ignored_keys
 
 STATE_FILE = "train_state.pt"
-STATE_FORMAT = 1  # the version of train_state.pt
+STATE_FORMAT = 2  # the version of train_state.pt (2: "schedule" holds ScheduleLR's state)
 CONFIG_FILE = "config.yaml"
 METRICS_JSONL = "metrics.jsonl"
 METRICS_CSV = "metrics.csv"
@@ -392,6 +393,21 @@ def load_train_state(path: str | Path) -> dict[str, Any]:
     except Exception as e:
         raise ValueError(f"{path}: corrupt or foreign train state ({type(e).__name__}: {e}); "
                          "delete it to start the run over") from e
-    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+    if not isinstance(state, dict) or "format" not in state:
         raise ValueError(f"{path}: not a resnetlab train state (format {STATE_FORMAT})")
+    if state["format"] != STATE_FORMAT:
+        raise ValueError(f"{path}: a train state of format {state['format']}; this resnetlab "
+                         f"resumes format {STATE_FORMAT} only: start the run over (--force)")
     return state
+
+
+def first_non_finite_state(model: torch.nn.Module, ema: torch.nn.Module | None,
+                           optimizer: torch.optim.Optimizer) -> str | None:
+    """The first tensor of a train state to save (weights, BN buffers, EMA, optimizer) that
+    holds inf or nan, else None."""
+    named = {f"model {k}": v for k, v in model.state_dict().items()}
+    if ema is not None:
+        named.update({f"ema {k}": v for k, v in ema.state_dict().items()})
+    for i, group in optimizer.state_dict()["state"].items():
+        named.update({f"optimizer state {i} {k}": v for k, v in group.items()})
+    return first_non_finite(named)

@@ -1,5 +1,5 @@
-"""Where and how a run computes: device, mixed precision, seeds and RNG states, determinism,
-DDP rank."""
+"""The devices a run computes on: which device, its precision (autocast), CPU threads, seeds
+and RNG states, and the DDP rank."""
 
 from __future__ import annotations
 
@@ -96,6 +96,11 @@ def busy_cores(seconds: float = 0.5) -> float | None:
     except (OSError, ValueError, IndexError):
         return None
     return (1 - (idle1 - idle0) / max(total1 - total0, 1)) * (os.cpu_count() or 1)
+
+
+# --deterministic with threads=0: a fixed thread count, not the idle cores at start (1 or 2 on
+# a shared machine gave other sums, and other weights, run to run).
+DETERMINISTIC_THREADS = 1
 
 
 def auto_threads() -> int:
