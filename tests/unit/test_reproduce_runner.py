@@ -135,3 +135,22 @@ def test_cache_keys_of_the_shipped_recipes_never_change():
 
     assert config_key(load_recipe("paper-cifar")) == "1a11f190e5"
     assert config_key(load_recipe("demo")) == "b6472cc91a"
+    assert config_key(load_recipe("paper-imagenet")) == "7e6fcfc882"
+    assert config_key(load_recipe("finetune")) == "03ffb49fa5"
+
+
+@pytest.mark.parametrize("recipe,overrides,key", [
+    ("paper-cifar", {"epochs": 2, "subset": 1000}, "6022ab5571"),
+    ("paper-cifar", {"iters": "64000"}, "834612fbab"),
+    ("demo", {"lr": "5e-4", "nesterov": "true", "iters": 7}, "82ebd7cad5"),
+    ("paper-imagenet", {"schedule": "step", "epochs": 90, "milestones": "30,60"}, "831bb61a63"),
+    ("paper-cifar", {"model": "resnet110", "warmup_until_error": "null",
+                     "test_scales": "[224, 256]", "seed": 3}, "c67eceff10"),
+    ("demo", {"subset": 512, "val_size": 100, "iters": 40}, "1f8b7cedd7"),
+])
+def test_cache_keys_of_overridden_runs_never_change(recipe, overrides, key):
+    """Overrides typed as on a command line and rescaled schedules hash as they did when
+    these were pinned (the hand-written config of before pydantic): a cached run is found."""
+    from resnetlab.train import load_recipe
+
+    assert config_key(load_recipe(recipe, overrides, rescale=True)) == key
