@@ -53,7 +53,6 @@ def key_type(key: str):
             return coerce(key, text, where="")
         except ValueError as e:
             raise argparse.ArgumentTypeError(str(e)) from None
-    parse.__name__ = key
     return parse
 
 

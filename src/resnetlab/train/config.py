@@ -30,6 +30,23 @@ RESUME_RUNTIME_KEYS = ("recipe", "device", "compile", "data_root", "log_every", 
 RESCALED = ("milestones", "warmup_iters", "val_size")
 
 
+def _one_line_errors(cls):
+    """cls whose construction (and so dataclasses.replace) raises one line, never pydantic's
+    multi-line report."""
+    validate = cls.__init__
+
+    @functools.wraps(validate)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            validate(self, *args, **kwargs)
+        except ValidationError as e:
+            raise ValueError(config_fields.explain(e, FIELDS)) from None
+
+    cls.__init__ = __init__
+    return cls
+
+
+@_one_line_errors
 @dataclass(config=STRICT)
 class TrainConfig:
     """A training run. Units: lr per `batch_size` (global) examples; iterations are optimizer
@@ -48,7 +65,7 @@ class TrainConfig:
     subset: int | None = key(None, "train on a class-stratified subset of N images (null: all)",
                              ge=1)
     val_size: int = key(0, "training images held out for validation (0: none; scaled with "
-                          "subset)", ge=0)
+                        "subset)", ge=0)
     # length
     iters: int | None = key(None, "run length in optimizer steps (setting it clears epochs)",
                             gt=0)
@@ -70,21 +87,21 @@ class TrainConfig:
                                                      only="schedule=step")
     gamma: float = key(0.1, "lr factor at each decay", only="schedule=step|plateau", gt=0, le=1)
     final_lr: float = key(0.0, "lr at the end (plateau: its floor)",
-                           only="schedule=cosine|onecycle|plateau", ge=0)
+                          only="schedule=cosine|onecycle|plateau", ge=0)
     plateau_patience: int = key(3, "evaluations without gain before a decay",
-                                  only="schedule=plateau", ge=0)
+                                only="schedule=plateau", ge=0)
     plateau_threshold: float = key(0.1, "validation-error gain (% points) that counts",
-                                    only="schedule=plateau", ge=0)
+                                   only="schedule=plateau", ge=0)
     warmup: Literal["none", "linear", "constant"] = key(
         "none", "warm-up before the schedule (linear ramp or constant lr)")
     warmup_iters: int = key(0, "warm-up length in iterations (the cap, for "
-                              "warmup_until_error)", only="warmup=linear|constant", ge=0)
+                            "warmup_until_error)", only="warmup=linear|constant", ge=0)
     warmup_lr: float = key(0.0, "lr at the start of warm-up (constant: throughout it)",
-                            only="warmup=linear|constant", ge=0)
+                           only="warmup=linear|constant", ge=0)
     warmup_until_error: float | None = key(None, "end warm-up once the training error (%) is "
                                            "below this", only="warmup=constant")
     warmup_min_depth: int = key(0, "warm up only networks at least this deep in layers (the "
-                                  "paper: 110)", only="warmup=linear|constant", ge=0)
+                                "paper: 110)", only="warmup=linear|constant", ge=0)
     # The full-length run that milestones, warmup_iters (and val_size) were stated for, set by
     # load_recipe(rescale=True) when a run is shortened or lengthened: {"iters": N} or
     # {"epochs": E, "train_images": M or None}, and "scale": the keys to move to the same
@@ -133,15 +150,15 @@ class TrainConfig:
     init_source: Literal["torchvision", "timm", "cifar-reference", "resnetlab"] | None = key(
         None, "the checkpoint format of init when it cannot be detected")
     freeze: int = key(0, "with init: keep the stem and the first N stages fixed (BatchNorm "
-                        "in eval mode)", ge=0)
+                      "in eval mode)", ge=0)
     # speed
     amp: Literal["auto", "bf16", "fp16", "off"] = key(
         "auto", "mixed precision (auto: bf16 where fast, else off)")
     channels_last: bool = key(True, "channels-last memory format")
     compile: bool = key(False, "torch.compile the model")
     device: str = key("auto", "where to train: auto (cuda when there is one), cpu, cuda or "
-                      "cuda:N",
-                      values="auto | cpu | cuda | cuda:N", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
+                      "cuda:N", values="auto | cpu | cuda | cuda:N",
+                      pattern=r"^(auto|cpu|cuda(:\d+)?)$")
     threads: int = key(0, "CPU threads (0: the cores other processes leave idle)", ge=0)
     workers: int = key(4, "image folders: data-loading processes", ge=0)
     # multi-process (torchrun)
@@ -159,7 +176,7 @@ class TrainConfig:
                           "selected on)")
     eval_batch_size: int = key(512, "batch size for evaluation", gt=0)
     checkpoint_every: int = key(1000, "save a resumable checkpoint every N iterations (and "
-                                  "each epoch end)", ge=0)
+                                "each epoch end)", ge=0)
     log_every: int = key(20, "a metrics row every N iterations", gt=0)
     tensorboard: bool | None = key(None, "also write TensorBoard logs to RUN/tb (null: when it "
                                    "is installed; true: required)")
@@ -216,25 +233,6 @@ class TrainConfig:
 
 
 FIELDS = TrainConfig.__pydantic_fields__
-
-
-def _one_line_errors(cls):
-    """cls whose construction (and so dataclasses.replace) raises one line, never pydantic's
-    multi-line report."""
-    validate = cls.__init__
-
-    @functools.wraps(validate)
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        try:
-            validate(self, *args, **kwargs)
-        except ValidationError as e:
-            raise ValueError(config_fields.explain(e, FIELDS)) from None
-
-    cls.__init__ = __init__
-    return cls
-
-
-_one_line_errors(TrainConfig)
 
 
 def coerce(name: str, value: Any, where: str = "override") -> Any:
