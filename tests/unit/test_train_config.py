@@ -115,7 +115,7 @@ def test_recipe_files_and_unknown_recipes(tmp_path):
         load_recipe(tmp_path / "missing.yaml")
 
 
-def test_diff_ignores_runtime_keys_and_key_help_covers_everything():
+def test_diff_ignores_runtime_keys_and_the_listing_covers_every_key():
     a = load_recipe("demo").to_dict()
     b = load_recipe("demo", {"device": "cpu", "compile": True, "epochs": 9}).to_dict()
     assert config_diff(a, b) == [f"epochs: {a['epochs']!r} -> 9.0"]

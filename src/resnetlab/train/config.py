@@ -57,9 +57,10 @@ class TrainConfig:
     model: str = key("resnet20", "network name from `resnetlab models` (e.g. resnet20, "
                      "resnet110, plain56; auto with init: the weights' own architecture)")
     model_overrides: dict = key({}, "keyword arguments for create_model, e.g. {shortcut: B}")
-    data: str = key("fashion-mnist", "cifar10 | cifar100 | mnist | fashion-mnist, or a folder of "
-                    "class folders: PATH/train/<class>/<image> (val/ and test/ optional; "
-                    "without val/ a stratified val_size is held out)")
+    data: str = key("fashion-mnist", "cifar10 | cifar100 | mnist | fashion-mnist, or any folder "
+                    "of class folders: PATH/train/<class>/<image> (val/ and test/ optional; "
+                    "without val/ a stratified val_size is held out; its pipeline: "
+                    "folder_pipeline)")
     data_root: str | None = key(None, "folder holding the data set (null: search the usual "
                                 "places, download)")
     subset: int | None = key(None, "train on a class-stratified subset of N images (null: all)",
