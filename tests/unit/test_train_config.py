@@ -143,6 +143,7 @@ def test_tensorboard_is_auto_true_or_false():
      "override: amp='fp8' is not one of auto | bf16 | fp16 | off"),
     (lambda: load_recipe("demo", {"ema": "1"}), "override: ema must be in [0, 1), got 1"),
     (lambda: load_recipe("demo", {"gamma": 0}), "override: gamma must be in (0, 1], got 0"),
+    (lambda: load_recipe("demo", {"flip": 1}), "override: flip takes true or false, got 1"),
     (lambda: load_recipe("demo", {"milestones": "a,b"}),
      "override: milestones takes a list of integers, got ['a', 'b']"),
     (lambda: TrainConfig(epochs=1, seed=-2), "seed must be >= 0, got -2"),

@@ -50,8 +50,8 @@ def check(name: str, info: FieldInfo, value: Any) -> Any:
     48000]", "32000,48000", "5e-4") checked against the key's declaration; ValueError: one
     line."""
     value = parse(value, info.annotation)
-    if isinstance(value, bool) and kind(info.annotation) is not bool:
-        raise ValueError(type_error(name, info, value))
+    if value is not None and isinstance(value, bool) != (kind(info.annotation) is bool):
+        raise ValueError(type_error(name, info, value))  # pydantic would take 1 for true
     try:
         return _adapter(info).validate_python(value)
     except ValidationError as e:
