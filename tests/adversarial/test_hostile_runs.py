@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file
 from train_helpers import learnable_mnist, tiny_config
 
 from resnetlab.cli import main as cli_main
-from resnetlab.train import DivergedError, fit, run_folder
+from resnetlab.train import DivergedError, fit, run_folder, run_report
 from resnetlab.train import devices as devices_mod
 from resnetlab.train import engine as engine_mod
 from resnetlab.train.run_folder import STATE_FILE, load_train_state
@@ -169,7 +169,7 @@ def test_a_kill_while_the_report_is_written_leaves_the_run_unfinished(root, tmp_
     def killed(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(run_folder, "format_report", killed)
+    monkeypatch.setattr(run_report, "format_report", killed)
     with pytest.raises(KeyboardInterrupt):
         fit(tiny_config(root, iters=4), tmp_path)
     assert json.loads((tmp_path / "summary.json").read_text())["status"] != "complete"
@@ -348,7 +348,7 @@ import os, signal, sys
 sys.path.insert(0, sys.argv[1])
 from pathlib import Path
 from train_helpers import tiny_config
-from resnetlab.train import engine, fit, run_folder
+from resnetlab.train import engine, fit, run_folder, run_report
 root, out, point, iters = Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4], int(sys.argv[5])
 
 def die(*a, **k):
@@ -357,7 +357,7 @@ def die(*a, **k):
 if point == "step":
     engine.TrainStep.__call__ = die
 elif point == "report":
-    run_folder.format_report = die
+    run_report.format_report = die
 elif point == "state":
     save = run_folder.save_train_state
     def save_then_die(path, state):

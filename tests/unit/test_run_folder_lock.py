@@ -31,18 +31,18 @@ TRAINER = textwrap.dedent(f"""
     sys.path.insert(0, {str(UNIT)!r})
     from pathlib import Path
     from train_helpers import tiny_config
-    from resnetlab.train import fit, step
+    from resnetlab.train import engine, fit
     root, out, hold_at = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
-    orig, n = step.TrainStep.__call__, [0]
+    orig, n = engine.TrainStep.__call__, [0]
 
-    def call(self, x, y, lr):
+    def call(self, x, y):
         n[0] += 1
         if n[0] == hold_at:
             print(f"held {{n[0]}}", flush=True)
             sys.stdin.readline()
-        return orig(self, x, y, lr)
+        return orig(self, x, y)
 
-    step.TrainStep.__call__ = call
+    engine.TrainStep.__call__ = call
     print("ready", flush=True)
     sys.stdin.readline()
     r = fit(tiny_config(root), out)

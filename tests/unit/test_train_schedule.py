@@ -108,7 +108,7 @@ def test_schedule_lr_sets_exactly_the_schedules_lr_and_a_plateau_acts_on_the_nex
 
 def test_paper_cifar_at_full_length_is_exactly_the_papers():
     from resnetlab.reproduce.runner import config_key
-    from resnetlab.train.config import load_recipe
+    from resnetlab.train import load_recipe
     from resnetlab.train.schedule import timing
 
     c = load_recipe("paper-cifar", rescale=True)
@@ -119,7 +119,7 @@ def test_paper_cifar_at_full_length_is_exactly_the_papers():
 
 
 def test_shortening_a_run_moves_milestones_and_warmup_to_the_same_fractions():
-    from resnetlab.train.config import load_recipe
+    from resnetlab.train import load_recipe
     from resnetlab.train.schedule import describe, timing
 
     c = load_recipe("paper-cifar", {"iters": 640}, rescale=True)
@@ -141,7 +141,7 @@ def test_shortening_a_run_moves_milestones_and_warmup_to_the_same_fractions():
 
 
 def test_a_subset_scales_the_held_out_part_or_the_message_names_val_size():
-    from resnetlab.train.config import load_recipe
+    from resnetlab.train import load_recipe
     from resnetlab.train.data import _check_val, data_options, held_out
 
     c = load_recipe("paper-cifar", {"epochs": 2, "subset": 5000}, rescale=True)
@@ -153,7 +153,7 @@ def test_a_subset_scales_the_held_out_part_or_the_message_names_val_size():
 
 
 def test_a_key_the_schedule_ignores_is_an_error_and_a_flat_lr_warns():
-    from resnetlab.train.config import load_recipe
+    from resnetlab.train import load_recipe
     from resnetlab.train.schedule import never_decays, timing
 
     with pytest.raises(ValueError, match="milestones is ignored under schedule='onecycle'"):

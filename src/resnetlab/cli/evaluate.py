@@ -13,8 +13,7 @@ from resnetlab.data.sets.sources import builtin_name
 from resnetlab.io import atomic_write_text, check_writable
 from resnetlab.train import evaluate_checkpoint
 from resnetlab.train.run_folder import CONFIG_FILE, hold
-
-CONFUSION_MAX_CLASSES = 20  # a confusion-matrix PNG is drawn for sets with at most this many
+from resnetlab.train.run_report import CONFUSION_MAX_CLASSES
 
 
 def format_eval(r: dict) -> str:

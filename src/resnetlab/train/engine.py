@@ -26,7 +26,7 @@ from resnetlab.distributed import DistInfo, broadcast_buffers, convert_sync_batc
 from resnetlab.io import Notice, check_writable, write_json
 from resnetlab.models.convert import load_weights
 from resnetlab.models.registry import build_model, get_spec
-from resnetlab.train import devices, run_folder, summary
+from resnetlab.train import devices, run_folder, run_report, summary
 from resnetlab.train.config import TrainConfig
 from resnetlab.train.data import DataOptions, Splits, data_options, load_splits, make_loader
 from resnetlab.train.evaluate import EvalResult, evaluate_model
@@ -95,7 +95,7 @@ def fit(config: TrainConfig, out_dir: str | Path, resume: bool = True, force: bo
         previous = run_folder.read_summary(out) if action == "resume" else None
         if previous and previous.get("status") == "complete" and not force:
             if dist.is_main:  # a kill may have taken the report, curves or table: rewrite them
-                run_folder.restore_artefacts(out, previous)
+                run_report.restore_artefacts(out, previous)
             return summary.RunResult(out, previous, run_folder.read_metrics(out),
                                      already_complete=True)
         if dist.is_main:  # a full or read-only folder is said now, not after the first epoch

@@ -17,7 +17,7 @@ from resnetlab.analysis.plots import plot_curves
 from resnetlab.checkpoint import save_model, unwrap
 from resnetlab.io import atomic_write_text, write_json
 from resnetlab.provenance import machine, versions
-from resnetlab.train import run_folder
+from resnetlab.train import run_folder, run_report
 from resnetlab.train.devices import gather_objects
 from resnetlab.train.evaluate import EvalResult
 from resnetlab.train.run_folder import STATE_FILE
@@ -97,7 +97,7 @@ def run_summary(run, status: str, final: dict[str, EvalResult]) -> dict[str, Any
     if reported:
         out["final"][f"{reported}_per_class_accuracy"] = dict(
             zip(classes, final[reported].per_class_accuracy))
-    if "test" in final and len(classes) <= run_folder.CONFUSION_MAX_CLASSES:
+    if "test" in final and len(classes) <= run_report.CONFUSION_MAX_CLASSES:
         out["final"]["test_confusion"] = final["test"].confusion  # report.md is rebuilt
     out["folder"] = run.splits.folder  # from summary.json alone after a kill
     return out
@@ -114,7 +114,7 @@ def write_final_files(run, final: dict[str, EvalResult], summary: dict[str, Any]
     except ImportError as e:
         print(f"{run_folder.CURVES_FILE} not written: {e}", flush=True)
     test = final.get("test")
-    atomic_write_text(out / run_folder.REPORT_FILE, run_folder.format_report(
+    atomic_write_text(out / run_folder.REPORT_FILE, run_report.format_report(
         summary, run.config, folder=run.splits.folder,
         confusion=test.confusion if test else None, classes=run.splits.classes))
     write_json(out / run_folder.SUMMARY_FILE, summary)
