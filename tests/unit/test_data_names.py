@@ -98,6 +98,7 @@ def test_train(isolated, tmp_path, capsys, spelling, name):
                  "--set", "tensorboard=false", "--set", "eval_batch_size=64"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "complete" and summary["final"]["test_images"] > 0
+    assert summary["data"] == name  # one name in the run folder and the cache key
 
 
 @pytest.mark.slow  # ~20 s: reads the 60,000 images and tests on 10,000
@@ -134,4 +135,12 @@ def test_an_unknown_name_is_one_line_in_every_command(argv, capsys, monkeypatch,
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
-    assert "unknown data set 'fmnst'" in err and len(err.splitlines()) == 1
+    assert "unknown data set 'fmnst': did you mean fmnist" in err and len(err.splitlines()) == 1
+
+
+
+def test_a_config_holds_the_set_under_its_one_name():
+    from resnetlab.train import load_recipe
+
+    assert load_recipe("demo", {"data": "FMNIST"}).data == "fashion-mnist"
+    assert load_recipe("demo", {"data": "some/folder"}).data == "some/folder"

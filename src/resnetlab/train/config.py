@@ -13,9 +13,10 @@ import functools
 import math
 from typing import Any, Literal
 
-from pydantic import ValidationError, model_validator
+from pydantic import ValidationError, field_validator, model_validator
 from pydantic.dataclasses import dataclass
 
+from resnetlab.data.sets.sources import builtin_name
 from resnetlab.train import config_fields
 from resnetlab.train.config_fields import STRICT, key
 
@@ -183,6 +184,13 @@ class TrainConfig:
                                    "is installed; true: required)")
     progress: Literal["auto", "bar", "lines", "off"] = key(
         "auto", "what the terminal shows (auto: a bar on a terminal, else lines)")
+
+    @field_validator("data")
+    @classmethod
+    def _data_set_name(cls, value: str) -> str:
+        """A built-in set under its one name, whatever alias was typed ('fmnist' is
+        'fashion-mnist'): the run folder, the report and the run cache's key say the same."""
+        return builtin_name(value) or value
 
     @model_validator(mode="after")
     def _check_together(self) -> TrainConfig:

@@ -32,7 +32,7 @@ from resnetlab.data.pipeline.image_transforms import CenterCrop, MultiScale, Sca
 from resnetlab.data.pipeline.normalization import Normalization
 from resnetlab.data.sets.datasets import stratified_indices
 from resnetlab.data.sets.folders import FolderSet
-from resnetlab.data.sets.sources import builtin_name
+from resnetlab.data.sets.sources import builtin_name, unknown_data_set
 from resnetlab.distributed import DistInfo
 from resnetlab.train.config import TrainConfig
 
@@ -109,6 +109,8 @@ def is_builtin(name: str) -> bool:
 def folder_root(opts: DataOptions) -> Path:
     """The image folder of a non-built-in data set: data_root, else `data` as a path."""
     root = Path(opts.data_root or opts.data).expanduser()
+    if not (root / "train").is_dir() and not opts.data_root and not root.is_dir():
+        raise unknown_data_set(opts.data)
     if not (root / "train").is_dir():
         raise (FileNotFoundError if opts.data_root else ValueError)(
             f"unknown data set {opts.data!r}: the built-in ones are {', '.join(SOURCES)}; "
