@@ -21,10 +21,10 @@ from pathlib import Path
 
 import torch
 
+from resnetlab import create_model
 from resnetlab.data import DeviceLoader, FolderLoader, channel_stats, scan_folder
 from resnetlab.data.pipeline.auto import read_images
 from resnetlab.data.pipeline.image_transforms import ScaleAugment
-from resnetlab.models import create_model
 from resnetlab.provenance import machine, versions
 from resnetlab.train import fit, load_recipe
 from resnetlab.train.data import worker_count

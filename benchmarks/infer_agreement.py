@@ -24,12 +24,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from resnetlab import create_model
 from resnetlab.bench.infer import MATRIX, prepare
 from resnetlab.checkpoint import load_model
 from resnetlab.data import load_dataset
 from resnetlab.inference.preprocessing import Preprocessing
 from resnetlab.io import atomic_write_text
-from resnetlab.models.registry import create_model
 from resnetlab.provenance import machine, versions
 
 

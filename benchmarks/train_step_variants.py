@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
-from resnetlab.models.registry import create_model
+from resnetlab import create_model
 
 CL, NCHW = torch.channels_last, torch.contiguous_format
 

@@ -16,16 +16,14 @@ from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
-# atomic_write / atomic_write_text / versions moved to resnetlab.io and resnetlab.provenance;
-# re-exported here for one release.
-from resnetlab.io import atomic_write, atomic_write_bytes, atomic_write_text
+from resnetlab.io import atomic_write_bytes, atomic_write_text
 from resnetlab.models.convert import load_weights
-from resnetlab.models.registry import create_model, get_spec
+from resnetlab.models.registry import build_model, get_spec
 from resnetlab.models.resnet import V1_MARKER
 from resnetlab.provenance import versions
 
-__all__ = ["MODEL_FILE", "atomic_write", "atomic_write_text", "check_meta", "first_non_finite",
-           "load_model", "read_meta", "resolve_model_path", "save_model", "unwrap", "versions"]
+__all__ = ["MODEL_FILE", "check_meta", "first_non_finite", "load_model", "read_meta",
+           "resolve_model_path", "save_model", "unwrap"]
 MODEL_FILE = "model.safetensors"
 # Bounds on what a model description may ask for, checked before anything is allocated.
 MAX_CLASSES = 100_000  # ImageNet-21k, the largest set a ResNet is trained on, has 21,841
@@ -211,7 +209,7 @@ def load_model(
                          "weights are broken, e.g. by a diverged run; use an earlier checkpoint "
                          "(best.safetensors) or train again with a lower lr")
     meta, state = upgrade_variant(meta, state)
-    model = create_model(meta["model"], **meta.get("overrides", {}))
+    model = build_model(meta["model"], **meta.get("overrides", {}))
     load_weights(model, state, what=str(path))
     model.pretrained_cfg = meta
     return model.to(device).eval(), meta

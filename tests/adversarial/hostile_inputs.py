@@ -30,10 +30,10 @@ for name in ("resnetlab", "resnetlab.data"):
     pkg = types.ModuleType(name)
     pkg.__path__ = [sys.argv[3] + "/" + name.replace(".", "/")]
     sys.modules[name] = pkg
-from resnetlab.data import formats
+from resnetlab.data.sets import readers
 name, args = sys.argv[1], json.loads(sys.argv[2])
 try:
-    out = getattr(formats, name)(*args)
+    out = getattr(readers, name)(*args)
     result = {"ok": True, "repr": repr(type(out))}
 except BaseException as e:
     result = {"ok": False, "type": type(e).__name__, "error": str(e)}
@@ -43,7 +43,7 @@ print(json.dumps(result))
 
 
 def run_reader_capped(name: str, *args, limit_mb: int = 1536, timeout: float = 60) -> dict:
-    """formats.<name>(*args) in a child capped at limit_mb of address space: {"ok", "type",
+    """readers.<name>(*args) in a child capped at limit_mb of address space: {"ok", "type",
     "error", "maxrss_mb"}; a child killed by the cap counts as a MemoryError."""
     def cap():
         resource.setrlimit(resource.RLIMIT_AS, (limit_mb << 20, limit_mb << 20))

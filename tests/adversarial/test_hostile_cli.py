@@ -10,8 +10,8 @@ from infer_models import model_file
 from safetensors.torch import save_file
 from train_helpers import learnable_mnist, tiny_config
 
+from resnetlab import create_model
 from resnetlab.cli import main as cli_main
-from resnetlab.models.registry import create_model
 from resnetlab.train import fit, load_recipe
 
 
@@ -115,7 +115,7 @@ def test_numbers_in_recipes_too(tmp_path):
 
 
 def test_a_word_is_still_refused_where_a_number_is_due():
-    with pytest.raises(ValueError, match="lr takes a number, got 'fast'"):
+    with pytest.raises(ValueError, match="lr takes a number > 0, got 'fast'"):
         load_recipe("demo", {"lr": "fast"})
 
 

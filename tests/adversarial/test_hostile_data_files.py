@@ -74,25 +74,25 @@ def test_cifar_pickle_claims_are_refused_with_bounded_memory(tmp_path, base_rss,
 
 
 def test_cifar_pickle_with_short_bytes_names_the_claim(tmp_path):
-    from resnetlab.data import formats
+    from resnetlab.data.sets import readers
 
     x = _Reduce(multiarray._reconstruct, (np.ndarray, (0,), b"b"),
                 (1, (200000, 3072), np.dtype("u1"), False, b"\0" * 10))
     path = tmp_path / "data_batch_1"
     path.write_bytes(cifar_pickle(x, []))
     with pytest.raises(ValueError, match=r"data_batch_1.*shape \(200000, 3072\)"):
-        formats.read_cifar_python(path)
+        readers.read_cifar_python(path)
 
 
 @pytest.mark.parametrize("protocol", [2, 3, 4])
 def test_honest_cifar_pickles_still_load(tmp_path, protocol):
-    from resnetlab.data import formats
+    from resnetlab.data.sets import readers
 
     x = np.arange(5 * 3072, dtype=np.uint8).reshape(5, 3072)
     path = tmp_path / "b"
     path.write_bytes(pickle.dumps({b"data": x, b"labels": [0, 1, 2, 3, 4],
                                    b"filenames": [b"a.png"] * 5}, protocol=protocol))
-    data, labels = formats.read_cifar_python(path)
+    data, labels = readers.read_cifar_python(path)
     assert data.shape == (5, 3, 32, 32) and data.reshape(5, -1).tolist() == x.tolist()
     assert labels.tolist() == [0, 1, 2, 3, 4]
 
@@ -118,12 +118,12 @@ def test_gzip_bomb_as_cifar_pickle_stops_at_the_batch_size(tmp_path, base_rss):
 
 @pytest.mark.parametrize("dims", [(2**16,) * 4, (2**31, 2**31, 4), (2**32 - 1,) * 3])
 def test_idx_dimensions_that_overflow_name_the_file(tmp_path, dims):
-    from resnetlab.data import formats
+    from resnetlab.data.sets import readers
 
     path = tmp_path / "train-images-idx3-ubyte"
     path.write_bytes(idx_header(0x08, dims))
     with pytest.raises(ValueError, match="train-images-idx3-ubyte.*header says shape"):
-        formats.read_idx(path)
+        readers.read_idx(path)
 
 
 # -- through `resnetlab data info`: one message naming the file, exit 2, no traceback ------
@@ -233,13 +233,13 @@ def test_sparse_cifar_binary_batch_is_refused_before_it_is_read(tmp_path, base_r
 
 @pytest.mark.parametrize("protocol", [2, 3, 4])
 def test_honest_numpy_values_round_trip_through_the_guards(protocol):
-    from resnetlab.data import formats
+    from resnetlab.data.sets import readers
 
     value = {"be": np.arange(6, dtype=">f4").reshape(2, 3), "f": np.asfortranarray(
         np.arange(6, dtype="<i2").reshape(2, 3)), "s": np.float32(2.5), "i": np.int64(-7),
         "u": np.array(["ab", "c"]), "b": np.array([b"x", b"yz"])}
     data = pickle.dumps(value, protocol=protocol)
-    out = formats.RestrictedUnpickler(io.BytesIO(data), encoding="latin1").load()
+    out = readers.RestrictedUnpickler(io.BytesIO(data), encoding="latin1").load()
     plain = pickle.loads(data)  # what numpy itself rebuilds (e.g. '>f4' data in native order)
     for k, v in value.items():
         assert np.asarray(out[k]).dtype == np.asarray(plain[k]).dtype, k

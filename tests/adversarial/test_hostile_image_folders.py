@@ -15,7 +15,7 @@ from hostile_inputs import call_with_deadline, image_folder, run_forked, write_i
 
 from resnetlab.cli import main as cli_main
 from resnetlab.data import FolderLoader, scan_folder
-from resnetlab.data.transforms import CenterCrop, ScaleAugment
+from resnetlab.data.pipeline.image_transforms import CenterCrop, ScaleAugment
 from resnetlab.inference.preprocessing import expand_inputs
 
 

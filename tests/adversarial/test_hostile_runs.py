@@ -21,9 +21,9 @@ from safetensors.torch import load_file, save_file
 from train_helpers import learnable_mnist, tiny_config
 
 from resnetlab.cli import main as cli_main
-from resnetlab.train import DivergedError, fit, run_folder
+from resnetlab.train import DivergedError, fit, run_folder, run_report
+from resnetlab.train import devices as devices_mod
 from resnetlab.train import engine as engine_mod
-from resnetlab.train import step as step_mod
 from resnetlab.train.run_folder import STATE_FILE, load_train_state
 
 
@@ -40,16 +40,16 @@ def done(root, tmp_path_factory):
 
 def after_step(monkeypatch, n, action):
     """Run action(step) right after the n-th call of the training step."""
-    orig, calls = step_mod.TrainStep.__call__, {"n": 0}
+    orig, calls = engine_mod.TrainStep.__call__, {"n": 0}
 
-    def patched(self, x, y, lr):
-        out = orig(self, x, y, lr)
+    def patched(self, x, y):
+        out = orig(self, x, y)
         calls["n"] += 1
         if calls["n"] == n:
             action(self)
         return out
 
-    monkeypatch.setattr(step_mod.TrainStep, "__call__", patched)
+    monkeypatch.setattr(engine_mod.TrainStep, "__call__", patched)
     return orig
 
 
@@ -58,9 +58,9 @@ def interrupt(_step):
 
 
 def no_training(monkeypatch):
-    def refuse(self, x, y, lr):
+    def refuse(self, x, y):
         raise AssertionError("trained although the run was complete")
-    monkeypatch.setattr(step_mod.TrainStep, "__call__", refuse)
+    monkeypatch.setattr(engine_mod.TrainStep, "__call__", refuse)
 
 
 # -- 1. the last good checkpoint is good ---------------------------------------------------
@@ -127,14 +127,14 @@ def test_predict_on_weights_that_give_nan_exits_non_zero(done, tmp_path, capsys)
 
 
 def test_a_loss_that_explodes_while_finite_is_flagged(root, tmp_path, monkeypatch):
-    orig, calls = step_mod.TrainStep.__call__, []
+    orig, calls = engine_mod.TrainStep.__call__, []
 
-    def exploding(self, x, y, lr):  # the loss of steps 9.. reported 10^4 times larger
-        loss, correct = orig(self, x, y, lr)
+    def exploding(self, x, y):  # the loss of steps 9.. reported 10^4 times larger
+        loss, correct = orig(self, x, y)
         calls.append(1)
         return (loss * 1e4 if len(calls) > 8 else loss), correct
 
-    monkeypatch.setattr(step_mod.TrainStep, "__call__", exploding)
+    monkeypatch.setattr(engine_mod.TrainStep, "__call__", exploding)
     r = fit(tiny_config(root, log_every=2), tmp_path)
     flag = r.summary["loss_exploded"]
     assert flag and flag["iter"] > 8 and flag["train_loss"] > 100 * flag["early_loss"]
@@ -157,7 +157,7 @@ def test_a_killed_extension_is_seen_unfinished_and_trains_next_time(root, tmp_pa
     with pytest.raises(KeyboardInterrupt):
         fit(tiny_config(root, iters=8), tmp_path, resume=True, force=True)
     assert json.loads((tmp_path / "summary.json").read_text())["status"] != "complete"
-    monkeypatch.setattr(step_mod.TrainStep, "__call__", orig)
+    monkeypatch.setattr(engine_mod.TrainStep, "__call__", orig)
     r = fit(tiny_config(root, iters=8), tmp_path)  # no --force: the config is already 8
     assert r.summary["status"] == "complete" and r.summary["iters"] == 8
     assert load_train_state(tmp_path / STATE_FILE)["iter"] == 8
@@ -169,7 +169,7 @@ def test_a_kill_while_the_report_is_written_leaves_the_run_unfinished(root, tmp_
     def killed(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(run_folder, "format_report", killed)
+    monkeypatch.setattr(run_report, "format_report", killed)
     with pytest.raises(KeyboardInterrupt):
         fit(tiny_config(root, iters=4), tmp_path)
     assert json.loads((tmp_path / "summary.json").read_text())["status"] != "complete"
@@ -195,14 +195,14 @@ def test_a_complete_run_rewrites_missing_artefacts_without_training(root, tmp_pa
 # -- 5. metrics rows cannot be lost --------------------------------------------------------
 def test_metrics_up_to_the_state_are_on_disk_before_the_state(root, tmp_path, monkeypatch):
     seen = []
-    orig = engine_mod.save_train_state
+    orig = run_folder.save_train_state
 
     def checked(path, state):
         rows = run_folder.read_metrics(Path(path).parent)
         seen.append((state["iter"], rows[-1]["iter"] if rows else 0))
         return orig(path, state)
 
-    monkeypatch.setattr(engine_mod, "save_train_state", checked)
+    monkeypatch.setattr(run_folder, "save_train_state", checked)
     fit(tiny_config(root), tmp_path)
     assert seen and all(on_disk >= it for it, on_disk in seen), seen
 
@@ -210,14 +210,14 @@ def test_metrics_up_to_the_state_are_on_disk_before_the_state(root, tmp_path, mo
 def test_a_kill_right_after_the_state_save_leaves_no_gap_in_the_metrics(root, tmp_path,
                                                                         monkeypatch):
     full = fit(tiny_config(root), tmp_path / "a")
-    orig = engine_mod.save_train_state
+    orig = run_folder.save_train_state
 
     def killed_after(path, state):
         orig(path, state)
         if state["iter"] == 10:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(engine_mod, "save_train_state", killed_after)
+    monkeypatch.setattr(run_folder, "save_train_state", killed_after)
     with pytest.raises(KeyboardInterrupt):
         fit(tiny_config(root), tmp_path / "b")
     monkeypatch.undo()
@@ -230,7 +230,7 @@ def test_two_fresh_deterministic_runs_are_bitwise_equal_whatever_the_load(root, 
                                                                          monkeypatch):
     """threads=0 used to take the idle cores at start (1 or 2 on a shared machine)."""
     counts = iter([1, 2])
-    monkeypatch.setattr(engine_mod, "auto_threads", lambda: next(counts))
+    monkeypatch.setattr(devices_mod, "auto_threads", lambda: next(counts))
     a = fit(tiny_config(root, iters=6, threads=0, deterministic=True), tmp_path / "a")
     b = fit(tiny_config(root, iters=6, threads=0, deterministic=True), tmp_path / "b")
     wa = load_file(str(tmp_path / "a" / "model.safetensors"))
@@ -348,23 +348,23 @@ import os, signal, sys
 sys.path.insert(0, sys.argv[1])
 from pathlib import Path
 from train_helpers import tiny_config
-from resnetlab.train import engine, fit, run_folder, step
+from resnetlab.train import engine, fit, run_folder, run_report
 root, out, point, iters = Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4], int(sys.argv[5])
 
 def die(*a, **k):
     os.kill(os.getpid(), signal.SIGKILL)
 
 if point == "step":
-    step.TrainStep.__call__ = die
+    engine.TrainStep.__call__ = die
 elif point == "report":
-    run_folder.format_report = die
+    run_report.format_report = die
 elif point == "state":
-    save = engine.save_train_state
+    save = run_folder.save_train_state
     def save_then_die(path, state):
         save(path, state)
         if state["iter"] == 10:
             die()
-    engine.save_train_state = save_then_die
+    run_folder.save_train_state = save_then_die
 fit(tiny_config(root, iters=iters), out, resume=True, force=True)
 """
 

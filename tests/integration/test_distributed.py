@@ -137,18 +137,18 @@ WORKER = textwrap.dedent("""
     from train_helpers import tiny_config
     import torch
     from resnetlab import distributed
-    from resnetlab.train import fit, step
+    from resnetlab.train import engine, fit
     out, kill_at = sys.argv[1], int(sys.argv[2])
     first_try = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") == "0"
     if kill_at and os.environ["RANK"] == "1" and first_try:
-        orig = step.TrainStep.__call__
+        orig = engine.TrainStep.__call__
         n = [0]
-        def call(self, x, y, lr):
+        def call(self, x, y):
             n[0] += 1
             if n[0] == kill_at:
                 os.kill(os.getpid(), signal.SIGKILL)
-            return orig(self, x, y, lr)
-        step.TrainStep.__call__ = call
+            return orig(self, x, y)
+        engine.TrainStep.__call__ = call
     distributed.init_distributed(torch.device("cpu"), timeout_s=60)
     try:
         fit(tiny_config({root!r}, iters=20, deterministic=True, checkpoint_every=3,

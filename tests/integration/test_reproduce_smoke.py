@@ -10,7 +10,8 @@ import pytest
 
 from resnetlab.cli import main
 from resnetlab.data import load_dataset, stratified_subset
-from resnetlab.reproduce.experiment import Options, run_experiment
+from resnetlab.reproduce.experiment import Options
+from resnetlab.reproduce.experiments import run_experiment
 
 pytestmark = pytest.mark.slow
 SIZES = {"train": 256, "t10k": 200}  # images per split of the small real copy
@@ -132,3 +133,27 @@ def test_reproduce_all_smoke_writes_the_index_and_trains_each_net_once(tmp_path,
     index = (out / "index.md").read_text()
     assert "0 trained or resumed by this call, 6 read from the cache" in index
     assert index.count("| cached |") == 6
+
+
+def test_two_commands_on_one_run_cache_at_once_both_end_well(tmp_path, data_root):
+    """Issue 24: the second used to die with "No such file or directory: .../.model..."; now
+    it waits for each run the first trains, then reads it from the cache."""
+    import os
+    import subprocess
+    import sys
+
+    def command(name):
+        return [sys.executable, "-m", "resnetlab", "reproduce", "degradation", "--budget",
+                "smoke", "--data", "fashion-mnist", "--depths", "8", "--runs",
+                str(tmp_path / "runs"), "--out", str(tmp_path / name), "--set", "threads=1",
+                "--set", "progress=off", "--set", "tensorboard=false",
+                "--set", f"data_root={data_root}"]
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen(command(n), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=env) for n in ("a", "b")]
+    ends = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [e[1][-2000:] for e in ends]
+    statuses = [[r["status"] for r in json.loads((tmp_path / n / "results.json").read_text())
+                 ["runs"]] for n in ("a", "b")]
+    assert all(sorted(pair) == ["cached", "trained"] for pair in zip(*statuses)), statuses

@@ -20,14 +20,14 @@ from resnetlab.train import fit  # noqa: E402
 def _worker(rank: int, world: int, root: str, out: str, port: int) -> None:
     from resnetlab.train import engine
 
-    finish = engine._Run._finish
+    finish = engine.finish
 
-    def keep_weights(self, final):  # each rank's own trained weights, for the test to compare
-        flat = torch.cat([p.detach().flatten() for p in self.model.parameters()])
+    def keep_weights(run, final):  # each rank's own trained weights, for the test to compare
+        flat = torch.cat([p.detach().flatten() for p in run.model.parameters()])
         torch.save(flat, Path(out) / f"rank{rank}.pt")
-        return finish(self, final)
+        return finish(run, final)
 
-    engine._Run._finish = keep_weights
+    engine.finish = keep_weights
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
                             world_size=world)
     try:

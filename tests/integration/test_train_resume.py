@@ -27,7 +27,7 @@ SCRIPT = textwrap.dedent("""
     import os, signal, sys
     sys.path.insert(0, {unit!r})
     from train_helpers import tiny_config
-    from resnetlab.train import fit, step
+    from resnetlab.train import engine, fit
     CONFIG = {config!r}
     out, kill_at, where = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     cfg = tiny_config({root!r}, **CONFIG)
@@ -35,13 +35,13 @@ SCRIPT = textwrap.dedent("""
     def die():
         os.kill(os.getpid(), signal.SIGKILL)
     if where == "step":
-        orig_step = step.TrainStep.__call__
-        def call(self, x, y, lr):
+        orig_step = engine.TrainStep.__call__
+        def call(self, x, y):
             n["steps"] += 1
             if n["steps"] == kill_at:
                 die()
-            return orig_step(self, x, y, lr)
-        step.TrainStep.__call__ = call
+            return orig_step(self, x, y)
+        engine.TrainStep.__call__ = call
     elif where == "save":  # train_state.pt goes out in one os.write (resnetlab.io)
         orig_write = os.write
         def write(fd, data):

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from resnetlab.data import sources
+from resnetlab.data.sets import sources
 
 
 def idx_bytes(arr: np.ndarray) -> bytes:

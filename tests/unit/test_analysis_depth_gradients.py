@@ -16,7 +16,7 @@ from resnetlab.analysis.depth_gradients import (
     residual_blocks,
 )
 from resnetlab.cli import main
-from resnetlab.models import create_model
+from resnetlab.models import build_model
 
 
 def _batch(n=8, size=16):
@@ -30,7 +30,7 @@ def test_norms_equal_autograd_at_each_block_input_and_the_output(name, dtype):
     """The per-block rescaled measurement equals plain autograd on the same net (plain56's
     gradient grows 1e3-fold from the output to the first block; float64 for a tight check)."""
     torch.manual_seed(0)
-    model = create_model(name).to(dtype)
+    model = build_model(name).to(dtype)
     x, y = _batch()
     x = x.to(dtype)
     loss, norms, rms = block_gradient_norms(model, x, y)

@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from resnetlab import create_model
 from resnetlab.analysis.gradients import (
     conv_layers,
     data_batches,
@@ -12,7 +13,6 @@ from resnetlab.analysis.gradients import (
     gradient_profile,
     summarize,
 )
-from resnetlab.models import create_model
 
 
 def _batch(n=8, c=3, size=16):

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
+from resnetlab import create_model
 from resnetlab.analysis.responses import response_stds, sorted_stds
-from resnetlab.models import create_model
 from resnetlab.models.stats import collect_responses, response_layers
 
 

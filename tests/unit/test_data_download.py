@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from datafiles import isolate, tiny_cifar, tiny_mnist
 
-from resnetlab.data import load_dataset, sources
+from resnetlab.data import load_dataset
+from resnetlab.data.sets import sources
 from resnetlab.data.sets.download import DownloadError, download_file
 
 BODY = bytes(range(256)) * 1000  # 256 kB

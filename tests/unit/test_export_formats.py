@@ -7,9 +7,8 @@ import onnx
 import pytest
 from infer_models import FASHION, model_file, one_thread  # noqa: F401 (autouse fixture)
 
-from resnetlab.inference import MissingDependency, export_model, read_export_meta
-from resnetlab.inference import formats as export_formats
-from resnetlab.inference.runtime import onnx_session, session_runner
+from resnetlab.inference import MissingDependency, export_formats, export_model, read_export_meta
+from resnetlab.inference.onnx_tools import onnx_session, session_runner
 
 
 @pytest.fixture(scope="module")

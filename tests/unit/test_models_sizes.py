@@ -6,7 +6,7 @@ import pytest
 
 from resnetlab.cli import main
 from resnetlab.models import sizes
-from resnetlab.models.registry import create_model, get_spec
+from resnetlab.models.registry import build_model, get_spec
 from resnetlab.models.stats import count_macs, count_params
 
 
@@ -18,7 +18,7 @@ def own_cache(tmp_path, monkeypatch):
 @pytest.mark.parametrize("name", ["resnet20", "plain20", "resnet50", "resnet50_v1"])
 def test_meta_count_equals_a_real_count(name):
     r = get_spec(name).resolution
-    model = create_model(name)
+    model = build_model(name)
     assert sizes.count(name) == (count_params(model), count_macs(model, (1, 3, r, r)))
 
 

@@ -28,8 +28,8 @@ import torch
 from datafiles import tiny_cifar, tiny_mnist
 from PIL import Image
 
+from resnetlab import create_model
 from resnetlab.checkpoint import save_model
-from resnetlab.models.registry import create_model
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 PROGRAMS = ("resnetlab", "make", "torchrun", "export")

@@ -5,8 +5,10 @@ import json
 import pytest
 
 from resnetlab.cli import main
-from resnetlab.cli.reproduce import parse_depths, parse_set
-from resnetlab.reproduce.experiment import Options, run_experiment
+from resnetlab.cli.reproduce import parse_depths
+from resnetlab.cli.train import parse_sets
+from resnetlab.reproduce.experiment import Options
+from resnetlab.reproduce.experiments import run_experiment
 
 
 def test_analyze_gradients_writes_report_figure_and_json(tmp_path, capsys):
@@ -28,8 +30,8 @@ def test_analyze_gradients_unknown_model_is_a_clear_error(tmp_path, capsys):
 
 def test_reproduce_bad_arguments(tmp_path, capsys):
     with pytest.raises(ValueError, match="key=value"):
-        parse_set(["amp"])
-    assert parse_set(["amp=off", "lr = 0.05"]) == {"amp": "off", "lr": "0.05"}
+        parse_sets(["amp"])
+    assert parse_sets(["amp=off", "lr = 0.05"]) == {"amp": "off", "lr": "0.05"}
     with pytest.raises(ValueError, match="comma-separated"):
         parse_depths("20,x")
     assert parse_depths("20, 56") == (20, 56)

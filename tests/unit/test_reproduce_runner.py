@@ -110,19 +110,14 @@ def test_final_test_error_pools_the_final_models_over_seeds(tmp_path):
 def test_every_config_key_is_hashed_runtime_or_added_with_its_neutral_value():
     """A new TrainConfig key must be sorted: in ADDED_KEYS with the value that computes what
     runs computed before it existed (so finished runs stay cached), or a runtime key."""
-    import dataclasses
-
     from resnetlab.reproduce.runner import ADDED_KEYS, CACHE_RUNTIME_KEYS, HASHED_KEYS
-    from resnetlab.train.config import TrainConfig
+    from resnetlab.train.config import FIELDS, default
 
-    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
-    unsorted = set(fields) - set(HASHED_KEYS) - set(ADDED_KEYS) - set(CACHE_RUNTIME_KEYS)
+    unsorted = set(FIELDS) - set(HASHED_KEYS) - set(ADDED_KEYS) - set(CACHE_RUNTIME_KEYS)
     assert not unsorted, (f"add {sorted(unsorted)} to reproduce.runner.ADDED_KEYS or "
                           "CACHE_RUNTIME_KEYS")
     for key, neutral in ADDED_KEYS.items():
-        f = fields[key]
-        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
-        assert default == neutral, f"{key}: its default must be the neutral value"
+        assert default(key) == neutral, f"{key}: its default must be the neutral value"
 
 
 def test_an_added_key_at_its_neutral_value_keeps_the_hash(monkeypatch):
@@ -136,7 +131,26 @@ def test_an_added_key_at_its_neutral_value_keeps_the_hash(monkeypatch):
 
 def test_cache_keys_of_the_shipped_recipes_never_change():
     """Finished runs are found by these hashes: a change here orphans every cached run."""
-    from resnetlab.train.config import load_recipe
+    from resnetlab.train import load_recipe
 
     assert config_key(load_recipe("paper-cifar")) == "1a11f190e5"
     assert config_key(load_recipe("demo")) == "b6472cc91a"
+    assert config_key(load_recipe("paper-imagenet")) == "7e6fcfc882"
+    assert config_key(load_recipe("finetune")) == "03ffb49fa5"
+
+
+@pytest.mark.parametrize("recipe,overrides,key", [
+    ("paper-cifar", {"epochs": 2, "subset": 1000}, "6022ab5571"),
+    ("paper-cifar", {"iters": "64000"}, "834612fbab"),
+    ("demo", {"lr": "5e-4", "nesterov": "true", "iters": 7}, "82ebd7cad5"),
+    ("paper-imagenet", {"schedule": "step", "epochs": 90, "milestones": "30,60"}, "831bb61a63"),
+    ("paper-cifar", {"model": "resnet110", "warmup_until_error": "null",
+                     "test_scales": "[224, 256]", "seed": 3}, "c67eceff10"),
+    ("demo", {"subset": 512, "val_size": 100, "iters": 40}, "1f8b7cedd7"),
+])
+def test_cache_keys_of_overridden_runs_never_change(recipe, overrides, key):
+    """Overrides typed as on a command line and rescaled schedules hash as they did when
+    these were pinned (the hand-written config of before pydantic): a cached run is found."""
+    from resnetlab.train import load_recipe
+
+    assert config_key(load_recipe(recipe, overrides, rescale=True)) == key

@@ -6,7 +6,7 @@ import json
 import pytest
 import yaml
 
-from resnetlab.reproduce import suite
+from resnetlab.reproduce import claims, suite
 from resnetlab.reproduce.experiment import Options
 from resnetlab.reproduce.runner import check_same_run, config_key
 from resnetlab.train import load_recipe
@@ -81,12 +81,12 @@ def test_compile_is_chosen_from_the_measurement(tmp_path):
 
 
 def test_a_claim_holds_only_in_every_seed():
-    assert suite.per_seed_claim([1.0, 2.0, 3.0], [2.0, 3.0, 4.0])["status"] == "holds"
-    mixed = suite.per_seed_claim([1.0, 5.0, 3.0], [2.0, 3.0, 4.0])
+    assert claims.per_seed_claim([1.0, 2.0, 3.0], [2.0, 3.0, 4.0])["status"] == "holds"
+    mixed = claims.per_seed_claim([1.0, 5.0, 3.0], [2.0, 3.0, 4.0])
     assert mixed["status"] == "inconclusive" and mixed["seeds_holding"] == 2
-    assert suite.per_seed_claim([5.0, 5.0], [2.0, 3.0])["status"] == "reversed"
-    assert suite.per_seed_claim([2.0], [2.0])["status"] == "inconclusive"  # a tie shows nothing
-    assert suite.per_seed_claim([None], [2.0])["status"] == "missing"
+    assert claims.per_seed_claim([5.0, 5.0], [2.0, 3.0])["status"] == "reversed"
+    assert claims.per_seed_claim([2.0], [2.0])["status"] == "inconclusive"  # a tie shows nothing
+    assert claims.per_seed_claim([None], [2.0])["status"] == "missing"
 
 
 def test_bad_input_is_refused_with_the_fix(tmp_path):

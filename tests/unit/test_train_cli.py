@@ -105,17 +105,45 @@ def test_out_dir_with_another_run_is_refused_unless_forced(run_dir, root, tmp_pa
     assert json.loads((out / "summary.json").read_text())["iters"] == 3
 
 
-def test_list_keys(capsys):
+def test_list_keys_comes_from_the_declaration(capsys, monkeypatch):
+    from resnetlab.train.config import FIELDS, describe
+
+    monkeypatch.setattr(FIELDS["ema"], "description", "the declared meaning of ema")
     assert main(["train", "--list-keys"]) == 0
     out = capsys.readouterr().out
-    assert "warmup_until_error" in out and "label_smoothing" in out
+    for key in FIELDS:
+        assert f"\n{key}: {describe(key)}\n    values: " in "\n" + out
     assert "schedule: lr schedule\n    values: step | cosine | onecycle | plateau | constant" in out
+    assert "ema: the declared meaning of ema\n    values: a number in [0, 1); default: 0.0" in out
+
+
+def test_shortcut_flags_take_type_choices_and_help_from_the_declaration(capsys, monkeypatch):
+    from resnetlab.cli import build_parser
+    from resnetlab.cli.train import SHORTCUTS, SWITCHES
+    from resnetlab.train.config import FIELDS, describe
+
+    monkeypatch.setattr(FIELDS["lr"], "description", "the declared help of lr")
+    (train,) = [sub for where, sub in _parsers(build_parser()) if where == "resnetlab train"]
+    actions = {a.dest: a for a in train._actions}
+    for key in (*SHORTCUTS, *SWITCHES):
+        assert actions[key].help == describe(key).replace("%", "%%")
+    assert actions["lr"].help == "the declared help of lr"
+    assert actions["amp"].choices == ("auto", "bf16", "fp16", "off")
+    args = build_parser().parse_args(["train", "--iters", "64000", "--epochs", "2", "--lr",
+                                      "5e-4", "--no-compile", "--init-source", "timm"])
+    assert (args.iters, args.epochs, args.lr, args.compile, args.init_source) == (
+        64000, 2.0, 0.0005, False, "timm")
+    assert type(args.iters) is int and type(args.epochs) is float
+    with pytest.raises(SystemExit):
+        main(["train", "--lr", "-1"])
+    assert "argument --lr: lr must be > 0, got -1\n" in capsys.readouterr().err
 
 
 def test_every_key_has_a_meaning():
-    from resnetlab.train.config import FIELDS, KEY_DOCS
+    from resnetlab.train.config import FIELDS
 
-    assert set(KEY_DOCS) == set(FIELDS), "add the new key's meaning to train.config.KEY_DOCS"
+    missing = [name for name, info in FIELDS.items() if not info.description]
+    assert not missing, f"declare what {missing} mean (key(default, help) in train.config)"
 
 
 def _parsers(parser, path=("resnetlab",)):

@@ -1,9 +1,12 @@
 """Recipes load as typed configs; overrides are parsed, type-checked and refused with hints."""
 
+import dataclasses
+
 import pytest
 
-from resnetlab.train import list_recipes, load_recipe
-from resnetlab.train.config import RECIPES_DIR, coerce, config_diff, key_help
+from resnetlab.train import TrainConfig, list_recipes, load_recipe
+from resnetlab.train.config import coerce, config_diff, config_from_dict, describe_keys
+from resnetlab.train.recipe_loading import RECIPES_DIR
 
 
 def test_shipped_recipes_load_and_state_their_units():
@@ -112,11 +115,11 @@ def test_recipe_files_and_unknown_recipes(tmp_path):
         load_recipe(tmp_path / "missing.yaml")
 
 
-def test_diff_ignores_runtime_keys_and_key_help_covers_everything():
+def test_diff_ignores_runtime_keys_and_the_listing_covers_every_key():
     a = load_recipe("demo").to_dict()
     b = load_recipe("demo", {"device": "cpu", "compile": True, "epochs": 9}).to_dict()
     assert config_diff(a, b) == [f"epochs: {a['epochs']!r} -> 9.0"]
-    assert {k for k, _, _ in key_help()} == set(a)
+    assert [k for k, _, _, _ in describe_keys()] == list(a)
     assert coerce("ema", "0.999") == 0.999
 
 
@@ -131,3 +134,65 @@ def test_tensorboard_is_auto_true_or_false():
     assert coerce("tensorboard", "null") is None and coerce("tensorboard", None) is None
     with pytest.raises(ValueError, match="tensorboard takes true or false or null"):
         coerce("tensorboard", "sometimes")
+
+
+@pytest.mark.parametrize("build,line", [
+    (lambda: load_recipe("demo", {"lr": -1}), "override: lr must be > 0, got -1"),
+    (lambda: load_recipe("demo", {"lrr": 1}), "override: unknown key 'lrr'; did you mean lr?"),
+    (lambda: load_recipe("demo", {"amp": "fp8"}),
+     "override: amp='fp8' is not one of auto | bf16 | fp16 | off"),
+    (lambda: load_recipe("demo", {"ema": "1"}), "override: ema must be in [0, 1), got 1"),
+    (lambda: load_recipe("demo", {"gamma": 0}), "override: gamma must be in (0, 1], got 0"),
+    (lambda: load_recipe("demo", {"flip": 1}), "override: flip takes true or false, got 1"),
+    (lambda: load_recipe("demo", {"milestones": "a,b"}),
+     "override: milestones takes a list of integers, got ['a', 'b']"),
+    (lambda: TrainConfig(epochs=1, seed=-2), "seed must be >= 0, got -2"),
+    (lambda: TrainConfig(epochs=1, weight_decy=0.1), "unknown key 'weight_decy'; did you mean "
+     "weight_decay?"),
+    (lambda: dataclasses.replace(load_recipe("demo"), device="tpu"),
+     "device='tpu' is not one of auto | cpu | cuda | cuda:N"),
+    (lambda: dataclasses.replace(load_recipe("demo"), wd_exclude=["conv"]),
+     "wd_exclude item 'conv' is not one of norm | bias"),
+    (lambda: dataclasses.replace(load_recipe("paper-cifar"), momentum=0, nesterov=True),
+     "nesterov needs momentum > 0"),
+])
+def test_a_bad_value_is_one_line_naming_key_value_and_what_is_allowed(build, line):
+    """pydantic's multi-line report never reaches the user, whichever way a config is built."""
+    with pytest.raises(ValueError) as e:
+        build()
+    assert str(e.value).startswith(line) and "\n" not in str(e.value)
+    assert "validation error" not in str(e.value) and "pydantic" not in str(e.value)
+
+
+def test_replace_checks_again_and_to_dict_keeps_the_types():
+    c = load_recipe("paper-cifar")
+    assert dataclasses.replace(c, lr="0.05").lr == 0.05
+    with pytest.raises(ValueError, match="set exactly one of iters"):
+        dataclasses.replace(c, epochs=3)
+    d = c.to_dict()
+    assert [type(d[k]) for k in ("iters", "lr", "milestones", "nesterov", "model_overrides")] \
+        == [int, float, list, bool, dict]
+    assert type(d["milestones"][0]) is int and type(load_recipe("demo").to_dict()["epochs"]) \
+        is float
+    assert config_from_dict(d).to_dict() == d
+
+
+def test_yaml_1_1_number_strings_in_a_recipe_read_as_numbers(tmp_path):
+    recipe = tmp_path / "mine.yaml"
+    recipe.write_text("iters: 6.4e4\nweight_decay: 5e-4\nmilestones: [3.2e4, 4.8e4]\n")
+    c = load_recipe(recipe)
+    assert (c.iters, c.weight_decay, c.milestones) == (64000, 0.0005, [32000, 48000])
+    assert type(c.iters) is int and type(c.milestones[0]) is int
+
+
+def test_the_listing_comes_from_the_declaration(monkeypatch):
+    from resnetlab.train.config import FIELDS
+
+    rows = {k: (allowed, default, meaning) for k, allowed, default, meaning in describe_keys()}
+    assert rows["lr"] == ("a number > 0", "0.1", FIELDS["lr"].description)
+    assert rows["subset"][0] == "an integer >= 1 or null"
+    assert rows["gamma"] == ("a number in (0, 1]", "0.1",
+                             f"schedule=step|plateau: {FIELDS['gamma'].description}")
+    assert rows["wd_exclude"][0] == "a list of norm | bias"
+    monkeypatch.setattr(FIELDS["lr"], "description", "the declared help")
+    assert dict((k, m) for k, _, _, m in describe_keys())["lr"] == "the declared help"

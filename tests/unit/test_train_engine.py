@@ -104,33 +104,38 @@ def test_force_without_resume_starts_over(root, tmp_path):
 
 
 def test_resume_with_force_continues_under_the_new_length(root, tmp_path):
+    from resnetlab.train.schedule import LRSchedule
+
     fit(tiny_config(root, iters=8), tmp_path)
-    r = fit(tiny_config(root, iters=12), tmp_path, resume=True, force=True)
+    cfg = tiny_config(root, iters=12, log_every=1)
+    r = fit(cfg, tmp_path, resume=True, force=True)
     assert r.summary["iters"] == 12
     assert [m["iter"] for m in r.metrics if m["iter"] <= 8] == [5, 8]  # kept from the 1st run
+    # from the first resumed step on, the lr is the new (longer) schedule's, not the saved one
+    assert r.metrics[2]["iter"] == 9 and r.metrics[2]["lr"] == LRSchedule(cfg, 12, depth=8).lr(8)
 
 
 def test_interrupted_run_resumes_mid_epoch_to_bitwise_equal_weights(root, tmp_path,
                                                                     monkeypatch):
     """Stopped at iteration 12 (last checkpoint: 10, mid-epoch 2), re-running into the same
     folder ends with exactly the weights of an uninterrupted run."""
-    from resnetlab.train import step as step_mod
+    from resnetlab.train import engine
 
     full = fit(tiny_config(root, iters=14, deterministic=True, ema=0.5), tmp_path / "a")
     calls = {"n": 0}
-    orig = step_mod.TrainStep.__call__
+    orig = engine.TrainStep.__call__
 
-    def stop_at_12(self, x, y, lr):
+    def stop_at_12(self, x, y):
         calls["n"] += 1
         if calls["n"] == 12:
             raise KeyboardInterrupt
-        return orig(self, x, y, lr)
+        return orig(self, x, y)
 
-    monkeypatch.setattr(step_mod.TrainStep, "__call__", stop_at_12)
+    monkeypatch.setattr(engine.TrainStep, "__call__", stop_at_12)
     with pytest.raises(KeyboardInterrupt):
         fit(tiny_config(root, iters=14, deterministic=True, ema=0.5), tmp_path / "b")
     assert load_train_state(tmp_path / "b" / STATE_FILE)["iter"] == 10
-    monkeypatch.setattr(step_mod.TrainStep, "__call__", orig)
+    monkeypatch.setattr(engine.TrainStep, "__call__", orig)
     resumed = fit(tiny_config(root, iters=14, deterministic=True, ema=0.5), tmp_path / "b")
     a = load_file(str(full.out_dir / "model.safetensors"))
     b = load_file(str(resumed.out_dir / "model.safetensors"))
@@ -141,19 +146,19 @@ def test_interrupted_run_resumes_mid_epoch_to_bitwise_equal_weights(root, tmp_pa
 
 def test_nan_loss_stops_with_the_iteration_and_keeps_the_last_checkpoint(root, tmp_path,
                                                                           monkeypatch):
-    from resnetlab.train import step as step_mod
+    from resnetlab.train import engine
 
     calls = {"n": 0}
-    orig = step_mod.TrainStep.__call__
+    orig = engine.TrainStep.__call__
 
-    def poisoned(self, x, y, lr):
+    def poisoned(self, x, y):
         calls["n"] += 1
         if calls["n"] == 7:
             with torch.no_grad():
                 next(self.model.parameters()).fill_(float("nan"))
-        return orig(self, x, y, lr)
+        return orig(self, x, y)
 
-    monkeypatch.setattr(step_mod.TrainStep, "__call__", poisoned)
+    monkeypatch.setattr(engine.TrainStep, "__call__", poisoned)
     with pytest.raises(DivergedError, match="became nan at iteration 7 of 16"):
         fit(tiny_config(root), tmp_path)
     state = load_train_state(tmp_path / STATE_FILE)
@@ -164,20 +169,20 @@ def test_nan_loss_stops_with_the_iteration_and_keeps_the_last_checkpoint(root, t
 
 def test_weights_that_overflow_in_the_last_step_before_a_checkpoint_are_not_saved(
         root, tmp_path, monkeypatch):
-    from resnetlab.train import step as step_mod
+    from resnetlab.train import engine
 
     calls = {"n": 0}
-    orig = step_mod.TrainStep.__call__
+    orig = engine.TrainStep.__call__
 
-    def overflow_after_step_10(self, x, y, lr):
-        out = orig(self, x, y, lr)
+    def overflow_after_step_10(self, x, y):
+        out = orig(self, x, y)
         calls["n"] += 1
         if calls["n"] == 10:  # the loss of step 10 was finite; its update was not
             with torch.no_grad():
                 self.model.fc.weight.fill_(float("inf"))
         return out
 
-    monkeypatch.setattr(step_mod.TrainStep, "__call__", overflow_after_step_10)
+    monkeypatch.setattr(engine.TrainStep, "__call__", overflow_after_step_10)
     with pytest.raises(DivergedError, match="the weights became nan at iteration 10 of 16"):
         fit(tiny_config(root), tmp_path)
     assert load_train_state(tmp_path / STATE_FILE)["iter"] == 8  # the epoch end before it
@@ -195,8 +200,8 @@ def test_unknown_data_or_model_is_a_clear_error(root, tmp_path, overrides, match
 
 
 def test_weight_decay_exclusions_and_options(root, tmp_path):
-    from resnetlab.models import create_model
-    from resnetlab.train.step import param_groups
+    from resnetlab import create_model
+    from resnetlab.train.optimizer import param_groups
 
     model = create_model("resnet8")
     groups = param_groups(model, 5e-4, ["norm", "bias"])
@@ -211,18 +216,20 @@ def test_weight_decay_exclusions_and_options(root, tmp_path):
 
 
 def test_step_fp16_uses_a_grad_scaler_and_bf16_does_not():
-    from resnetlab.models import create_model
+    from resnetlab import create_model
     from resnetlab.train import load_recipe
-    from resnetlab.train.runtime import auto_threads, resolve_amp
-    from resnetlab.train.step import TrainStep, build_optimizer
+    from resnetlab.train.devices import auto_threads, resolve_amp
+    from resnetlab.train.engine import TrainStep
+    from resnetlab.train.optimizer import build_optimizer
 
-    cfg = load_recipe("demo", {"grad_clip": 1.0})
+    cfg = load_recipe("demo")
     cpu = torch.device("cpu")
     for amp, scaled in (("fp16", True), ("bf16", False), ("off", False)):
         model = create_model("resnet8", num_classes=3)
         dtype = resolve_amp(amp, cpu)
-        step = TrainStep(model, build_optimizer(model, cfg, cpu), cfg, cpu, dtype)
-        loss, correct = step(torch.randn(4, 3, 8, 8), torch.tensor([0, 1, 2, 0]), 0.1)
+        opt = build_optimizer(model, 0.1, cfg.momentum, cfg.weight_decay)
+        step = TrainStep(model, opt, cpu, dtype, grad_clip=1.0)
+        loss, correct = step(torch.randn(4, 3, 8, 8), torch.tensor([0, 1, 2, 0]))
         assert step.scaler.is_enabled() == scaled and torch.isfinite(loss)
         assert 0 <= int(correct) <= 4
     assert 1 <= auto_threads() <= (__import__("os").cpu_count() or 1)
@@ -275,3 +282,27 @@ def test_tensorboard_by_default_only_when_installed(root, tmp_path, monkeypatch)
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
     r = fit(tiny_config(root, iters=2, tensorboard=None), tmp_path)
     assert r.summary["status"] == "complete" and not (tmp_path / "tb").exists()
+
+
+def test_fit_steps_the_torch_scheduler_users_get(root, tmp_path):
+    """One lr path: the metrics' lr is ScheduleLR's on a plain optimizer, and the train state
+    carries the scheduler's own state_dict (an older format is refused in one line)."""
+    from resnetlab.train import ScheduleLR
+    from resnetlab.train.run_folder import save_train_state
+
+    cfg = tiny_config(root, iters=12, warmup="linear", warmup_iters=4, log_every=1,
+                      schedule="step", milestones=[6, 9], milestone_unit="iters")
+    r = fit(cfg, tmp_path / "run")
+    w = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([w], lr=cfg.lr)
+    sched, lrs = ScheduleLR(opt, cfg, 12, depth=8), []
+    for _ in range(12):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert [m["lr"] for m in r.metrics] == lrs and len(set(lrs)) > 3
+    state = load_train_state(tmp_path / "run" / STATE_FILE)
+    assert state["schedule"]["last_epoch"] == 12
+    save_train_state(tmp_path / "old.pt", {**state, "format": 1})
+    with pytest.raises(ValueError, match="format 1; .* start the run over"):
+        load_train_state(tmp_path / "old.pt")

@@ -14,7 +14,7 @@ from weightfiles import cached_entry, isolated  # noqa: F401 (autouse fixture)
 from resnetlab.checkpoint import load_model, read_meta
 from resnetlab.cli import main
 from resnetlab.train import fit, load_recipe
-from resnetlab.train.data import load_splits, worker_count
+from resnetlab.train.data import data_options, load_splits, worker_count
 from resnetlab.train.finetune import freeze_stages
 from resnetlab.weights import cache_path
 
@@ -134,44 +134,48 @@ def test_init_from_a_run_folder_keeps_the_classifier(tmp_path):
     assert second.summary["init"]["new"] == [] and second.summary["init"]["loaded"] > 10
 
 
+def splits_of(config):
+    return load_splits(data_options(config))
+
+
 def test_folder_splits_are_named_for_what_they_are(tmp_path):
     both = image_folder(tmp_path / "both")
-    s = load_splits(cfg(both))
+    s = splits_of(cfg(both))
     assert s.test is None and len(s.val) == 9 and s.input_size == [1, 28, 28]
     three = image_folder(tmp_path / "three", splits=(("train", 6), ("val", 2), ("test", 3)))
-    s = load_splits(cfg(three))
+    s = splits_of(cfg(three))
     assert len(s.val) == 6 and len(s.test) == 9
     only = image_folder(tmp_path / "only", splits=(("train", 10),))
-    s = load_splits(cfg(only))
+    s = splits_of(cfg(only))
     assert s.test is None and len(s.val) == 3 and len(s.train) == 27  # stratified 10%
     assert sorted(s.val.labels.tolist()) == [0, 1, 2]
-    s = load_splits(cfg(only, val_size=6))
+    s = splits_of(cfg(only, val_size=6))
     assert len(s.val) == 6 and s.val.class_counts() == [2, 2, 2]
-    assert any("held out" in n for n in load_splits(cfg(only)).notes)
+    assert any("held out" in n for n in splits_of(cfg(only)).notes)
 
 
 def test_folder_pipeline_is_chosen_from_the_images_and_overridable(tmp_path):
     small = image_folder(tmp_path / "small", mode="RGB", size=20)
-    s = load_splits(cfg(small))
+    s = splits_of(cfg(small))
     assert s.input_size == [3, 20, 20] and s.normalization.channels == 3
     assert any("pipeline small" in n for n in s.notes)
-    assert load_splits(cfg(small, channels=1)).input_size == [1, 20, 20]
+    assert splits_of(cfg(small, channels=1)).input_size == [1, 20, 20]
     large = image_folder(tmp_path / "large", mode="RGB", size=80, splits=(("train", 2),
                                                                           ("val", 1)))
-    s = load_splits(cfg(large, image_size=64))
+    s = splits_of(cfg(large, image_size=64))
     assert s.folder and s.input_size == [3, 64, 64]
     assert any("pipeline large" in n for n in s.notes)
     assert s.normalization.mean != (0.485, 0.456, 0.406)  # computed, not ImageNet's
-    s = load_splits(cfg(large, folder_pipeline="imagenet"))
+    s = splits_of(cfg(large, folder_pipeline="imagenet"))
     assert s.normalization.mean == pytest.approx((0.485, 0.456, 0.406))
-    s = load_splits(cfg(small, folder_pipeline="large", image_size=16))
+    s = splits_of(cfg(small, folder_pipeline="large", image_size=16))
     assert s.folder and s.input_size == [3, 16, 16]
 
 
 def test_a_folder_with_one_class_is_refused(tmp_path):
     one = image_folder(tmp_path / "one", classes=("only",))
     with pytest.raises(ValueError, match="one class folder"):
-        load_splits(cfg(one))
+        splits_of(cfg(one))
 
 
 def test_cli_picks_the_chosen_pipeline_for_folders_and_data_help(tmp_path, capsys):
@@ -222,7 +226,7 @@ def test_an_interrupted_fine_tuning_or_own_model_run_resumes_exactly(tmp_path, r
                                                                      monkeypatch, own):
     from safetensors.torch import load_file
 
-    from resnetlab.train import step as step_mod
+    from resnetlab.train import engine
 
     data = image_folder(tmp_path / "d", mode="RGB", size=16)
     conf = cfg(data, init=r8_cached, freeze=1, model="auto", iters=7, checkpoint_every=2,
@@ -239,18 +243,18 @@ def test_an_interrupted_fine_tuning_or_own_model_run_resumes_exactly(tmp_path, r
         return fit(conf, out, **kwargs, **extra)
 
     full = run(tmp_path / "a")
-    orig, calls = step_mod.TrainStep.__call__, {"n": 0}
+    orig, calls = engine.TrainStep.__call__, {"n": 0}
 
-    def stop_at_5(self, x, y, lr):
+    def stop_at_5(self, x, y):
         calls["n"] += 1
         if calls["n"] == 5:
             raise KeyboardInterrupt
-        return orig(self, x, y, lr)
+        return orig(self, x, y)
 
-    monkeypatch.setattr(step_mod.TrainStep, "__call__", stop_at_5)
+    monkeypatch.setattr(engine.TrainStep, "__call__", stop_at_5)
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path / "b")
-    monkeypatch.setattr(step_mod.TrainStep, "__call__", orig)
+    monkeypatch.setattr(engine.TrainStep, "__call__", orig)
     resumed = run(tmp_path / "b")
     a = load_file(str(full.out_dir / "model.safetensors"))
     b = load_file(str(resumed.out_dir / "model.safetensors"))

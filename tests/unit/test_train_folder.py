@@ -56,12 +56,12 @@ def test_ranks_draw_folder_batches_through_torchs_distributed_sampler(folder):
 
     from resnetlab.data import scan_folder
     from resnetlab.distributed import DistInfo
-    from resnetlab.train.data import make_loader
+    from resnetlab.train.data import data_options, make_loader
 
     ds = scan_folder(folder / "train")  # 24 images; global batch 6 -> 3 per rank
     norm = {"mean": [0.5] * 3, "std": [0.25] * 3}
-    cfg = config(folder, flip=False, lighting=0.0)
-    loaders = [make_loader(ds, norm, 6, train=True, config=cfg, device=torch.device("cpu"),
+    opts = data_options(config(folder, flip=False, lighting=0.0))
+    loaders = [make_loader(ds, norm, 6, train=True, opts=opts, device=torch.device("cpu"),
                            dist=DistInfo(rank, 2)) for rank in (0, 1)]
     assert all(isinstance(lo.sampler, torch.utils.data.DistributedSampler) for lo in loaders)
     assert [len(lo) for lo in loaders] == [4, 4]
@@ -70,6 +70,6 @@ def test_ranks_draw_folder_batches_through_torchs_distributed_sampler(folder):
     assert sorted(seen) == list(range(24)) and all(len(b) == 3 for e in epoch for b in e)
     assert loaders[0]._index_batches(1, 2) == epoch[0][2:]  # resume mid-epoch
     assert loaders[0]._index_batches(2, 0) != epoch[0]  # set_epoch reshuffles
-    one = make_loader(ds, norm, 6, train=True, config=cfg, device=torch.device("cpu"),
+    one = make_loader(ds, norm, 6, train=True, opts=opts, device=torch.device("cpu"),
                       dist=DistInfo())
     assert one.sampler is None

@@ -85,63 +85,82 @@ def test_plateau_decays_after_patience_and_state_roundtrips():
     assert math.isinf(LRSchedule(cfg, 10).best_val)
 
 
+def test_schedule_lr_sets_exactly_the_schedules_lr_and_a_plateau_acts_on_the_next_step():
+    import torch
+
+    from resnetlab.train import ScheduleLR
+
+    cfg = load_recipe("paper-imagenet", {"plateau_patience": 1, "plateau_threshold": 0.5})
+    w = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([{"params": [w]}, {"params": [], "lr": cfg.lr / 2}], lr=cfg.lr)
+    sched = ScheduleLR(opt, cfg, 10**6, 5005)
+    opt.step()
+    sched.step()
+    assert opt.param_groups[0]["lr"] == LRSchedule(cfg, 10**6, 5005).lr(1)
+    sched.observe_val(50.0)
+    sched.observe_val(49.9)  # no 0.5-point gain: decayed, before the next step()
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([cfg.lr * cfg.gamma,
+                                                                 cfg.lr * cfg.gamma / 2])
+    assert sched.get_last_lr() == [g["lr"] for g in opt.param_groups]
+
+
 # -- short runs get short schedules (issue 14, part 3) ----------------------------------------
 
 def test_paper_cifar_at_full_length_is_exactly_the_papers():
     from resnetlab.reproduce.runner import config_key
-    from resnetlab.train.config import load_recipe
-    from resnetlab.train.schedule import effective_config
+    from resnetlab.train import load_recipe
+    from resnetlab.train.schedule import timing
 
     c = load_recipe("paper-cifar", rescale=True)
     assert c.schedule_reference == {}
-    eff = effective_config(c, 64000, 352, 50000)
+    eff = timing(c, 64000, 352, 50000)
     assert (eff.milestones, eff.warmup_iters) == ([32000, 48000], 400)
     assert config_key(c) == config_key(load_recipe("paper-cifar"))
 
 
 def test_shortening_a_run_moves_milestones_and_warmup_to_the_same_fractions():
-    from resnetlab.train.config import load_recipe
-    from resnetlab.train.schedule import describe, effective_config
+    from resnetlab.train import load_recipe
+    from resnetlab.train.schedule import describe, timing
 
     c = load_recipe("paper-cifar", {"iters": 640}, rescale=True)
     assert load_recipe("paper-cifar", {"epochs": 2}, rescale=True).schedule_reference[
         "iters"] == 64000
     assert c.schedule_reference["iters"] == 64000
-    eff = effective_config(c, 640, 10, 50000)
+    eff = timing(c, 640, 10, 50000)
     assert (eff.milestones, eff.warmup_iters) == ([320, 480], 4)
-    assert "0.01 at 320" in describe(eff, 640) and "0.001 at 480" in describe(eff, 640)
+    assert "0.01 at 320" in describe(c, eff, 640) and "0.001 at 480" in describe(c, eff, 640)
     # the demo's 300-iteration warm-up of a 4-epoch run becomes 1/8 as long in half an epoch
     d = load_recipe("demo", {"epochs": 0.5}, rescale=True)
     total = 234  # 60000 // 128 batches a epoch, half of them
-    eff = effective_config(d, total, 468, 60000)
+    eff = timing(d, total, 468, 60000)
     assert eff.warmup_iters == round(300 * total / (4 * 468))
     # explicit milestones are used as stated; without rescale nothing moves
     e = load_recipe("paper-cifar", {"iters": 640, "milestones": [100]}, rescale=True)
-    assert effective_config(e, 640, 10, 50000).milestones == [100]
+    assert timing(e, 640, 10, 50000).milestones == [100]
     assert load_recipe("paper-cifar", {"iters": 640}).schedule_reference == {}
 
 
 def test_a_subset_scales_the_held_out_part_or_the_message_names_val_size():
-    from resnetlab.train.config import load_recipe
-    from resnetlab.train.data import _check_val, held_out
+    from resnetlab.train import load_recipe
+    from resnetlab.train.data import _check_val, data_options, held_out
 
     c = load_recipe("paper-cifar", {"epochs": 2, "subset": 5000}, rescale=True)
-    assert held_out(c, 50000) == 500
+    assert held_out(data_options(c), 50000) == 500
     explicit = load_recipe("paper-cifar", {"subset": 5000, "val_size": 5000}, rescale=True)
-    assert held_out(explicit, 50000) == 5000
+    assert held_out(data_options(explicit), 50000) == 5000
     with pytest.raises(ValueError, match="--val-size"):
-        _check_val(explicit, 5000, 5000)
+        _check_val(data_options(explicit), 5000, 5000)
 
 
 def test_a_key_the_schedule_ignores_is_an_error_and_a_flat_lr_warns():
-    from resnetlab.train.config import load_recipe
-    from resnetlab.train.schedule import effective_config, never_decays
+    from resnetlab.train import load_recipe
+    from resnetlab.train.schedule import never_decays, timing
 
     with pytest.raises(ValueError, match="milestones is ignored under schedule='onecycle'"):
         load_recipe("demo", {"milestones": [10]})
     with pytest.raises(ValueError, match="plateau_patience"):
         load_recipe("paper-cifar", {"plateau_patience": 2})
     c = load_recipe("paper-cifar", {"iters": 100})  # stated milestones 32k/48k: never fire
-    assert never_decays(effective_config(c, 100, 10, 50000), 100)
-    assert not never_decays(effective_config(load_recipe("paper-cifar", {"iters": 100},
-                                                         rescale=True), 100, 10, 50000), 100)
+    assert never_decays(c, timing(c, 100, 10, 50000), 100)
+    short = load_recipe("paper-cifar", {"iters": 100}, rescale=True)
+    assert not never_decays(short, timing(short, 100, 10, 50000), 100)

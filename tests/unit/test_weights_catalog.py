@@ -6,9 +6,9 @@ import re
 import pytest
 import torch
 
+from resnetlab import create_model, get_spec
 from resnetlab.cli import main
 from resnetlab.models.convert import source_architecture
-from resnetlab.models.registry import create_model, get_spec
 from resnetlab.weights import (
     CATALOG,
     cache_dir,

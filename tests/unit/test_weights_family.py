@@ -11,7 +11,7 @@ from refnets import CONFIGS, RefResNet, reference
 from weightfiles import FolderServer, isolated  # noqa: F401 (autouse fixture)
 
 from resnetlab.models.convert import convert_state_dict, load_weights
-from resnetlab.models.registry import create_model as build
+from resnetlab.models.registry import build_model as build
 from resnetlab.weights import catalog, list_weights, load_pretrained
 
 FAMILY = [w for w in list_weights() if w.model in CONFIGS]

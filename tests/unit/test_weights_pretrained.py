@@ -109,6 +109,7 @@ def test_pretrained_true_and_unknown_sources(r8):
     with pytest.raises(FileNotFoundError, match="neither published.*mean.*cifar10-resnet20"):
         create_model("resnet20", pretrained="cifar10-resnet2")
     assert create_model("resnet8", pretrained=False).fc.out_features == 10
+    assert create_model("resnet8", None, 4).fc.out_features == 4  # timm's argument order
 
 
 def test_convert_writes_classes_and_normalization(r8, tmp_path, capsys):
@@ -198,7 +199,7 @@ def test_evaluate_and_export_need_nothing_but_the_converted_file(fixtures_dir, t
     assert result["classes"] == list(CATALOG["cifar10-resnet20"].classes)
     ts = tmp_path / "r20.pt"
     assert main(["export", str(out), "--format", "torchscript", "--out", str(ts), "--json"]) == 0
-    from resnetlab.export import read_export_meta
+    from resnetlab.inference.export_formats import read_export_meta
 
     meta = read_export_meta(ts)
     assert meta["classes"][0] == "airplane" and meta["input_size"] == [3, 32, 32]

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from resnetlab.models.registry import create_model
+from resnetlab import create_model
 from resnetlab.weights import catalog
 from resnetlab.weights.cache import cache_path
 

@@ -29,7 +29,7 @@ from resnetlab.analysis.gradients import data_batches
 from resnetlab.analysis.plots import block_gradients_figure
 from resnetlab.analysis.report import Report, markdown_table
 from resnetlab.io import read_json, write_json
-from resnetlab.models.registry import create_model, get_spec
+from resnetlab.models.registry import build_model, get_spec
 
 FAMILIES = {  # family: (registry name prefix, what a depth means there)
     "plain": ("plain", "6n+2 basic blocks, no shortcut (He et al. 2015)"),
@@ -112,7 +112,7 @@ def measure(family: str, depth: int, probe: tuple[torch.Tensor, torch.Tensor],
     spec = get_spec(name)
     t0 = time.time()
     torch.manual_seed(seed)
-    net = create_model(name, in_chans=probe[0].shape[1], num_classes=classes)
+    net = build_model(name, in_chans=probe[0].shape[1], num_classes=classes)
     loss, norms, rms = block_gradient_norms(net, *probe)
     return {"family": family, "depth": depth, "model": name, "block": spec.block,
             "blocks": len(norms) - 1, "norms": norms, "rms": rms, "loss": loss,

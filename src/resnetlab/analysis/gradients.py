@@ -20,7 +20,7 @@ from resnetlab.analysis.plots import gradients_figure
 from resnetlab.analysis.report import Report
 from resnetlab.checkpoint import load_model
 from resnetlab.data import DeviceLoader, load_dataset
-from resnetlab.models.registry import create_model
+from resnetlab.models.registry import build_model
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -182,7 +182,7 @@ def build(model: str, shape: tuple[int, int, int, int], seed: int) -> torch.nn.M
         return net
 
     torch.manual_seed(seed)
-    return create_model(model, in_chans=shape[0], num_classes=shape[3])
+    return build_model(model, in_chans=shape[0], num_classes=shape[3])
 
 
 def profile_models(

@@ -18,7 +18,8 @@ import torch
 from PIL import Image
 
 from resnetlab.data import DeviceLoader, FolderLoader, load_dataset
-from resnetlab.models.registry import create_model
+from resnetlab.data.sets.sources import builtin_name
+from resnetlab.models.registry import build_model
 from resnetlab.provenance import machine, versions
 
 SYNTHETIC = {"cifar-shaped": (50000, 3, 32, 32), "mnist-shaped": (60000, 1, 28, 28)}
@@ -54,7 +55,7 @@ def measure_train_step(model_name: str, shape, num_classes: int, batch_size: int
                        channels_last: bool = False) -> dict:
     """Images/s of an SGD step (forward, backward, update) on random data of `shape`."""
     device = torch.device(device)
-    model = create_model(model_name, num_classes=num_classes, in_chans=shape[0]).to(device)
+    model = build_model(model_name, num_classes=num_classes, in_chans=shape[0]).to(device)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt).train()
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
@@ -164,6 +165,7 @@ def bench_folder_loader(data: str, *, batch_size: int = 128, batches: int | None
 def bench_data(data: str, **options) -> dict:
     """bench_folder_loader for an image folder or "synthetic-jpeg", else bench_device_loader;
     options are theirs. The result carries the machine, versions and date."""
+    data = builtin_name(data) or data  # 'fmnist' is reported as fashion-mnist
     if data == "synthetic-jpeg" or Path(data).is_dir():
         keys = ("batch_size", "batches", "device", "workers", "transform", "images")
         result = bench_folder_loader(data, **{k: v for k, v in options.items() if k in keys})

@@ -20,10 +20,10 @@ from torch import nn
 
 from resnetlab.checkpoint import load_model
 from resnetlab.inference.fold import fold_bn
+from resnetlab.inference.onnx_tools import onnx_proto, onnx_session, session_runner
 from resnetlab.inference.preprocessing import Preprocessing
-from resnetlab.inference.runtime import onnx_proto, onnx_session, session_runner
 from resnetlab.inference.verify import natural_images
-from resnetlab.models.registry import create_model, get_spec
+from resnetlab.models.registry import build_model, get_spec
 from resnetlab.provenance import machine, versions
 
 SCHEMA = "resnetlab.bench.infer/v1"
@@ -128,7 +128,7 @@ def load_target(model: str | None, checkpoint: str | None, image_size: int | Non
         raise ValueError("name a --model (e.g. resnet50) or give a --checkpoint")
 
     res = image_size or get_spec(model).resolution
-    return create_model(model).eval(), model, (3, res, res)
+    return build_model(model).eval(), model, (3, res, res)
 
 
 def bench_infer(model: str | None = "resnet50", checkpoint: str | None = None,

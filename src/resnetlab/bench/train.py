@@ -15,12 +15,13 @@ import time
 import torch
 from torch import nn
 
-from resnetlab.models.registry import create_model, get_spec
+from resnetlab.models.registry import build_model, get_spec
 from resnetlab.models.stats import count_macs
 from resnetlab.provenance import machine, versions
 from resnetlab.train.config import TrainConfig
-from resnetlab.train.runtime import pick_device, resolve_amp
-from resnetlab.train.step import TrainStep, build_optimizer
+from resnetlab.train.devices import pick_device, resolve_amp
+from resnetlab.train.engine import TrainStep
+from resnetlab.train.optimizer import build_optimizer
 
 
 def _sync(device: torch.device) -> None:
@@ -50,9 +51,10 @@ class PlainStep:
 
     def __init__(self, model: nn.Module, config: TrainConfig, device: torch.device):
         self.model = model
-        self.optimizer = build_optimizer(model, config, device)
+        self.optimizer = build_optimizer(model, config.lr, config.momentum, config.weight_decay,
+                                         config.nesterov, config.wd_exclude)
 
-    def __call__(self, x, y, lr):
+    def __call__(self, x, y):
         loss = nn.functional.cross_entropy(self.model(x), y)
         loss.backward()
         self.optimizer.step()
@@ -64,7 +66,7 @@ def _time(step, x, y, steps: int, device: torch.device) -> float:
     _sync(device)
     t = time.perf_counter()
     for _ in range(steps):
-        step(x, y, 0.01)
+        step(x, y)
     _sync(device)
     return time.perf_counter() - t
 
@@ -89,14 +91,17 @@ def bench_train(model: str = "resnet20", batch_size: int = 128, steps: int = 10,
     x = torch.randn(batch_size, channels, size, size, device=device)
     y = torch.randint(0, num_classes or spec.kwargs["num_classes"], (batch_size,), device=device)
 
-    net = create_model(model, **kw).to(device)
+    net = build_model(model, **kw).to(device)
     fmt = torch.channels_last if config.channels_last else torch.contiguous_format
     net = net.to(memory_format=fmt)
-    engine = TrainStep(net, build_optimizer(net, config, device), config, device, amp)
+    optimizer = build_optimizer(net, config.lr, config.momentum, config.weight_decay,
+                                config.nesterov, config.wd_exclude)
+    engine = TrainStep(net, optimizer, device, amp, label_smoothing=config.label_smoothing,
+                       grad_clip=config.grad_clip, compile=config.compile)
     x_engine = x.contiguous(memory_format=fmt)
     runs = {"engine": (engine, x_engine)}
     if baseline:
-        runs["plain"] = (PlainStep(create_model(model, **kw).to(device), config, device), x)
+        runs["plain"] = (PlainStep(build_model(model, **kw).to(device), config, device), x)
     warm = {}
     for name, (step, xi) in runs.items():
         warm[name] = _time(step, xi, y, 2 if not config.compile or name != "engine" else 3,
@@ -106,7 +111,7 @@ def bench_train(model: str = "resnet20", batch_size: int = 128, steps: int = 10,
         for name, (step, xi) in runs.items():
             rates[name].append(steps * batch_size / _time(step, xi, y, steps, device))
     ips = statistics.median(rates["engine"])
-    macs = count_macs(create_model(model, **kw), (1, channels, size, size))
+    macs = count_macs(build_model(model, **kw), (1, channels, size, size))
     flops_per_image = 3 * 2 * macs
     mm = matmul_flops(device, amp or torch.float32) if matmul else float("nan")
     result = {

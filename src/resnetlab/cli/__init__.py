@@ -7,18 +7,31 @@ func=run(args) -> exit code. The library never imports this package.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 import warnings
 
 from resnetlab import __version__
 from resnetlab.analysis.plots import MissingPlots
+from resnetlab.cli import (
+    analyze,
+    bench,
+    convert,
+    data,
+    demo,
+    evaluate,
+    export,
+    models,
+    predict,
+    reproduce,
+    train,
+    weights,
+)
 from resnetlab.io import Notice, WriteError
 
-# Subcommand modules of resnetlab.cli, in the order `resnetlab --help` lists them.
-COMMANDS = ["demo", "models", "convert", "data", "train", "evaluate", "predict", "export",
-            "reproduce", "analyze", "bench", "weights"]
+# The subcommand modules, in the order `resnetlab --help` lists them.
+COMMANDS = [demo, models, convert, data, train, evaluate, predict, export, reproduce, analyze,
+            bench, weights]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,8 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"resnetlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        importlib.import_module(f"resnetlab.cli.{name}").register(sub)
+    for command in COMMANDS:
+        command.register(sub)
     return parser
 
 

@@ -11,18 +11,20 @@ from resnetlab.analysis.gradients import analyze_gradients, table
 from resnetlab.analysis.plots import require
 from resnetlab.analysis.report import command_line, markdown_table
 from resnetlab.analysis.responses import dataset_stds, sorted_stds
+from resnetlab.data.sets.sources import builtin_name, resolve_data
 
 
 def run_gradients(args) -> int:
     require("analyze gradients")
     torch_threads(args.threads)
+    data = builtin_name(args.data) or args.data
     if args.families or args.depths:
-        return run_families(args)
+        return run_families(args, data)
     if not args.models:
         raise ValueError("name the models to profile (plain56 resnet56), or compare families "
                          "with --families plain,original,preact --depths 20,56,110")
-    out = Path(args.out or f"results/gradients-{args.data}")
-    path, profiles = analyze_gradients(args.models, out, data=args.data, steps=args.steps,
+    out = Path(args.out or f"results/gradients-{data}")
+    path, profiles = analyze_gradients(args.models, out, data=data, steps=args.steps,
                                        batch_size=args.batch_size or 128, lr=args.lr,
                                        seed=args.seed,
                                        root=args.data_root, command=command_line())
@@ -31,14 +33,14 @@ def run_gradients(args) -> int:
     return 0
 
 
-def run_families(args) -> int:
+def run_families(args, data: str) -> int:
     if args.models:
         raise ValueError(f"give either models ({' '.join(args.models)}) or --families/--depths, "
                          "not both")
     families = split_list(args.families or "plain,original,preact", "--families", str)
     depths = split_list(args.depths or "20,56,110", "--depths", int)
-    out = Path(args.out or f"results/gradients-families-{args.data}")
-    path, payload = compare_families(families, depths, out, data=args.data,
+    out = Path(args.out or f"results/gradients-families-{data}")
+    path, payload = compare_families(families, depths, out, data=data,
                                      batch_size=args.batch_size or 32, seed=args.seed,
                                      root=args.data_root, command=command_line())
     print(markdown_table(*summary_table(payload["results"])))
@@ -61,8 +63,9 @@ def split_list(text: str, option: str, kind: type) -> list:
 
 def run_responses(args) -> int:
     torch_threads(args.threads)
+    data = resolve_data(args.data, folders=False)
     for model in args.models:
-        stds = dataset_stds(model, args.data, root=args.data_root, kind=args.kind,
+        stds = dataset_stds(model, data, root=args.data_root, kind=args.kind,
                             limit=args.limit)
         values = list(stds.values())
         print(f"{model}: {len(values)} layers, mean std {sum(values) / len(values):.4f}")
@@ -102,7 +105,8 @@ def register(sub) -> None:
 
     r = asub.add_parser("responses", help="std of every 3x3 layer's response (Fig. 7)")
     r.add_argument("models", nargs="+", metavar="MODEL", help="model files or run folders")
-    r.add_argument("--data", required=True, help="cifar10, cifar100, fashion-mnist or mnist")
+    r.add_argument("--data", required=True, help="cifar10, cifar100, fashion-mnist or mnist "
+                   "(or an alias: fmnist, cifar-10, ...)")
     r.add_argument("--data-root", help="folder holding the data set (default: search)")
     r.add_argument("--kind", choices=("3x3", "branch"), default="3x3",
                    help="3x3: every 3x3 layer (the paper's); branch: each block's F(x)")

@@ -50,8 +50,8 @@ def register(sub) -> None:
     p = sub.add_parser("data", help="fetch a data set or describe it")
     p.add_argument("action", choices=["get", "info"],
                    help="get: find or download it; info: sizes, classes, mean/std")
-    p.add_argument("name", help="cifar10, cifar100, mnist, fashion-mnist (info: or an image "
-                   "folder)")
+    p.add_argument("name", help="cifar10, cifar100, mnist, fashion-mnist, or an alias (fmnist, "
+                   "cifar-10, ...; info: or an image folder)")
     p.add_argument("--root", help="folder searched first and downloaded into (default: "
                    "$RESNETLAB_DATA, then ~/.cache/resnetlab)")
     p.add_argument("--json", action="store_true", help="info as one JSON object")

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from resnetlab.analysis.plots import plot_confusion
 from resnetlab.cli.evaluate import format_eval
-from resnetlab.cli.train import format_result
+from resnetlab.cli.train import format_result, key_type
 from resnetlab.data import ensure
 from resnetlab.train import evaluate_checkpoint, fit, load_recipe
+from resnetlab.train.config import describe
 from resnetlab.train.run_folder import is_finished
 
 
@@ -45,7 +46,7 @@ def run(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser("demo", help="the README demo: train ResNet-20 on Fashion-MNIST (CPU ok)")
     p.add_argument("--out", default="runs/demo", help="run folder (default: runs/demo)")
-    p.add_argument("--device", help="auto (default) | cpu | cuda")
+    p.add_argument("--device", type=key_type("device"), help=describe("device"))
     p.add_argument("--force", action="store_true",
                    help="start over when --out holds a different run")
     p.set_defaults(func=run)

@@ -8,11 +8,12 @@ import sys
 from pathlib import Path
 
 from resnetlab.analysis.plots import plot_confusion
-from resnetlab.checkpoint import atomic_write_text, resolve_model_path
-from resnetlab.io import check_writable
+from resnetlab.checkpoint import resolve_model_path
+from resnetlab.data.sets.sources import builtin_name
+from resnetlab.io import atomic_write_text, check_writable
 from resnetlab.train import evaluate_checkpoint
-
-CONFUSION_MAX_CLASSES = 20  # a confusion-matrix PNG is drawn for sets with at most this many
+from resnetlab.train.run_folder import CONFIG_FILE, hold
+from resnetlab.train.run_report import CONFUSION_MAX_CLASSES
 
 
 def format_eval(r: dict) -> str:
@@ -30,8 +31,15 @@ def format_eval(r: dict) -> str:
 def run(args) -> int:
     weights = resolve_model_path(args.checkpoint)
     out = Path(args.out) if args.out else weights.parent
+    with hold(out, take=(out / CONFIG_FILE).is_file()):  # a run folder: not while it trains
+        return write_evaluation(args, weights, out)
+
+
+def write_evaluation(args, weights: Path, out: Path) -> int:
+    """Evaluate, then write the JSON (and confusion PNG) into out."""
     check_writable(out, "--out")  # before the evaluation's time is spent, not after
-    r = evaluate_checkpoint(args.checkpoint, data=args.data, split=args.split,
+    data = args.data and (builtin_name(args.data) or args.data)  # else a folder, or its label
+    r = evaluate_checkpoint(args.checkpoint, data=data, split=args.split,
                             data_root=args.data_root, batch_size=args.batch_size,
                             device=args.device, amp=args.amp, views=args.views)
     views = "" if r["views"] == "center" else f"-{r['views']}"

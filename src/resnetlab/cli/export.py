@@ -7,18 +7,20 @@ import sys
 from pathlib import Path
 
 from resnetlab.inference.export import export_model
-from resnetlab.inference.formats import FORMATS
+from resnetlab.inference.export_formats import FORMATS
 from resnetlab.inference.verify import DEFAULT_TOLERANCE
+from resnetlab.train.run_folder import CONFIG_FILE, hold
 
 
 def run(args) -> int:
     folder = Path(args.out).parent
     created = not folder.exists()  # atomic_write creates it
-    report = export_model(
-        args.checkpoint, args.out, args.format, fold_bn=args.fold_bn,
-        dynamic_batch=args.dynamic_batch, batch_size=args.batch_size, opset=args.opset,
-        verify=args.verify, tolerance=args.tolerance, images=args.verify_images,
-    )
+    with hold(folder, take=(folder / CONFIG_FILE).is_file()):  # a run folder: not while it trains
+        report = export_model(
+            args.checkpoint, args.out, args.format, fold_bn=args.fold_bn,
+            dynamic_batch=args.dynamic_batch, batch_size=args.batch_size, opset=args.opset,
+            verify=args.verify, tolerance=args.tolerance, images=args.verify_images,
+        )
     if created:
         print(f"created {folder} (it did not exist)", file=sys.stderr if args.json else sys.stdout)
     if args.json:

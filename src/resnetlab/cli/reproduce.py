@@ -10,10 +10,9 @@ from resnetlab.analysis.plots import require
 from resnetlab.analysis.report import command_line
 from resnetlab.cli.train import parse_sets
 from resnetlab.reproduce.budgets import BUDGETS
-from resnetlab.reproduce.experiment import EXPERIMENTS, Options, run_experiment
+from resnetlab.reproduce.experiment import Options
+from resnetlab.reproduce.experiments import EXPERIMENTS, run_experiment
 from resnetlab.reproduce.suite import COMPILE_CHOICES, run_suite
-
-parse_set = parse_sets  # the old name: one parser of --set, in cli.train
 
 
 def parse_depths(text: str | None) -> tuple[int, ...] | None:
@@ -59,7 +58,8 @@ def register(sub) -> None:
     p.add_argument("experiment", choices=(*EXPERIMENTS, "all"),
                    help="one experiment, or all four (no net is trained twice)")
     p.add_argument("--data", default="fashion-mnist",
-                   help="cifar10, cifar100, fashion-mnist (default), mnist, or an image folder")
+                   help="cifar10, cifar100, fashion-mnist (default), mnist, an alias (fmnist, "
+                   "cifar-10, ...), or an image folder")
     p.add_argument("--budget", choices=list(BUDGETS), default="quick",
                    help="; ".join(f"{b.name}: {b.about}" for b in BUDGETS.values()))
     p.add_argument("--seeds", type=int, default=1, help="runs per configuration (mean ± std)")

@@ -8,19 +8,24 @@ from pathlib import Path
 
 from resnetlab import distributed
 from resnetlab.train import fit, load_recipe
-from resnetlab.train.config import describe_keys, read_recipe
+from resnetlab.train.config import FIELDS, coerce, describe, describe_keys
+from resnetlab.train.config_fields import choices
 from resnetlab.train.data import is_builtin
-from resnetlab.train.run_folder import duration, is_finished
-from resnetlab.train.runtime import pick_device
+from resnetlab.train.devices import pick_device
+from resnetlab.train.recipe_loading import read_recipe
+from resnetlab.train.run_folder import is_finished
+from resnetlab.train.run_report import duration
 
-# Shortcut options and the config key each one sets.
+# Shortcut options for the common config keys: --KEY VALUE sets key KEY (its metavar here);
+# type, choices and help come from the key's declaration (train.config). SWITCHES are the
+# true/false keys, as --KEY / --no-KEY.
 SHORTCUTS = {
-    "model": "model", "data": "data", "data_root": "data_root", "epochs": "epochs",
-    "iters": "iters", "batch_size": "batch_size", "lr": "lr", "device": "device",
-    "seed": "seed", "amp": "amp", "subset": "subset", "val_size": "val_size",
-    "progress": "progress", "init": "init", "init_source": "init_source", "freeze": "freeze",
-    "image_size": "image_size",
+    "model": None, "data": None, "init": "SOURCE", "init_source": None, "freeze": "N",
+    "image_size": "PX", "epochs": None, "iters": None, "batch_size": None, "lr": None,
+    "device": None, "seed": None, "amp": None, "subset": "N", "val_size": "N",
+    "data_root": "DIR", "progress": None,
 }
+SWITCHES = ("compile", "deterministic", "sync_bn")
 
 
 def parse_sets(items: list[str]) -> dict[str, str]:
@@ -36,17 +41,30 @@ def parse_sets(items: list[str]) -> dict[str, str]:
 
 def build_overrides(args) -> dict:
     overrides = parse_sets(args.set or [])
-    for opt, key in SHORTCUTS.items():
-        value = getattr(args, opt, None)
-        if value is not None:
-            overrides[key] = value
-    if args.compile is not None:
-        overrides["compile"] = args.compile
-    if args.deterministic:
-        overrides["deterministic"] = True
-    if args.sync_bn:
-        overrides["sync_bn"] = True
+    for key in (*SHORTCUTS, *SWITCHES):
+        if getattr(args, key, None) is not None:
+            overrides[key] = getattr(args, key)
     return overrides
+
+
+def key_type(key: str):
+    """argparse type of --KEY: the text checked against the key's declaration."""
+    def parse(text: str):
+        try:
+            return coerce(key, text, where="")
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    return parse
+
+
+def add_shortcuts(p: argparse.ArgumentParser) -> None:
+    """--KEY for each of SHORTCUTS and SWITCHES, described by the key's declaration."""
+    for key, metavar in SHORTCUTS.items():
+        p.add_argument("--" + key.replace("_", "-"), type=key_type(key), metavar=metavar,
+                       choices=choices(FIELDS[key]), help=describe(key).replace("%", "%%"))
+    for key in SWITCHES:
+        p.add_argument("--" + key.replace("_", "-"), action=argparse.BooleanOptionalAction,
+                       help=describe(key).replace("%", "%%"))
 
 
 def positive_int(text: str) -> int:
@@ -159,45 +177,11 @@ def register(sub) -> None:
     p.add_argument("--recipe", default=None,
                    help="demo | finetune | paper-cifar | paper-imagenet | a .yaml path "
                    "(default: demo, or finetune with --init)")
-    p.add_argument("--model", help="registry name, e.g. resnet20, resnet110, plain56 (with "
-                   "--init: the weights' own architecture)")
-    p.add_argument("--data", help="fashion-mnist | mnist | cifar10 | cifar100, or any folder "
-                   "of class folders: PATH/train/<class>/<image> (val/ and test/ optional; "
-                   "without val/ a stratified --val-size is held out); the pipeline (size, "
-                   "channels, normalisation) is chosen from the images, see report.md")
-    p.add_argument("--init", metavar="SOURCE",
-                   help="start from weights: a published name (`resnetlab weights list`), a "
-                   "run folder or model file, or a torchvision / timm / Idelbayev checkpoint; "
-                   "the classifier is replaced when the class count differs")
-    p.add_argument("--init-source", choices=("torchvision", "timm", "cifar-reference",
-                                             "resnetlab"),
-                   help="the format of --init's file (default: detected)")
-    p.add_argument("--freeze", type=int, metavar="N",
-                   help="with --init: keep the stem and the first N stages fixed (BatchNorm in "
-                   "eval mode)")
-    p.add_argument("--image-size", type=int, metavar="PX",
-                   help="crop size of a folder of large images (default 224)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a recipe key (repeatable); --list-keys lists them")
+                   help="set any recipe key (repeatable); --list-keys lists them, and the "
+                   "options below set the common ones")
     p.add_argument("--out", help="run folder (default: runs/RECIPE-MODEL-DATA)")
-    p.add_argument("--epochs", type=float, help="train this many epochs (clears iters)")
-    p.add_argument("--iters", type=int, help="train this many optimizer steps (clears epochs)")
-    p.add_argument("--batch-size", type=int, help="global batch size")
-    p.add_argument("--lr", type=float, help="peak learning rate, per batch")
-    p.add_argument("--device", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--seed", type=int, help="random seed (data order, augmentation, init)")
-    p.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"), help="mixed precision")
-    p.add_argument("--compile", action="store_true", default=None, help="use torch.compile")
-    p.add_argument("--no-compile", dest="compile", action="store_false",
-                   help="do not use torch.compile (when the recipe does)")
-    p.add_argument("--deterministic", action="store_true",
-                   help="torch deterministic algorithms on a fixed thread count (1 unless "
-                   "--set threads=N): bitwise-repeatable on CPU")
-    p.add_argument("--subset", type=int, help="train on a class-stratified N-image subset")
-    p.add_argument("--val-size", type=int, help="hold out N training images for validation")
-    p.add_argument("--data-root", help="folder holding the data set (default: search/download)")
-    p.add_argument("--progress", choices=("auto", "bar", "lines", "off"),
-                   help="a bar (terminal), plain lines (logs) or nothing (default: auto)")
+    add_shortcuts(p)
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out (the default when its recipe is unchanged); "
                    "with --force, even under a changed recipe")
@@ -209,8 +193,5 @@ def register(sub) -> None:
     p.add_argument("--max-restarts", type=int, default=0, metavar="K",
                    help="with --nproc: restart the group up to K times when a process dies; "
                    "the run resumes from its last checkpoint")
-    p.add_argument("--sync-bn", action="store_true",
-                   help="BatchNorm over the global batch under DDP (default: per process, as "
-                   "in the paper)")
     p.add_argument("--list-keys", action="store_true", help="list every recipe key and exit")
     p.set_defaults(func=run)

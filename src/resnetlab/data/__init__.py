@@ -1,4 +1,4 @@
-"""Data: getting data sets (data.sets: sources, download, formats, ImageSet, image folders) and
+"""Data: getting data sets (data.sets: sources, download, readers, ImageSet, image folders) and
 the input pipeline (data.pipeline: loaders, augmentation, transforms, normalisation)."""
 
 from resnetlab.data.pipeline.folder_loader import FolderLoader
@@ -13,7 +13,14 @@ from resnetlab.data.sets.datasets import (
     stratified_subset,
 )
 from resnetlab.data.sets.folders import FolderSet, scan_folder
-from resnetlab.data.sets.sources import SOURCES, ensure, find, get_source
+from resnetlab.data.sets.sources import (
+    SOURCES,
+    builtin_name,
+    ensure,
+    find,
+    get_source,
+    resolve_data,
+)
 
 __all__ = [
     "SOURCES",
@@ -23,12 +30,14 @@ __all__ = [
     "ImageSet",
     "Loader",
     "Normalization",
+    "builtin_name",
     "channel_stats",
     "ensure",
     "find",
     "get_source",
     "load_dataset",
     "pixel_mean",
+    "resolve_data",
     "scan_folder",
     "split_validation",
     "stratified_subset",

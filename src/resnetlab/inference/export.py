@@ -17,10 +17,10 @@ import torch
 from torch import nn
 
 from resnetlab.checkpoint import load_model
+from resnetlab.inference.export_formats import FORMATS, WRITERS, read_export_meta
 from resnetlab.inference.fold import fold_bn as fold_model
-from resnetlab.inference.formats import FORMATS, WRITERS, read_export_meta
+from resnetlab.inference.onnx_tools import MissingDependency, check_opset, require
 from resnetlab.inference.preprocessing import Preprocessing, class_names
-from resnetlab.inference.runtime import MissingDependency, check_opset, require
 from resnetlab.inference.verify import (
     DEFAULT_TOLERANCE,
     Check,

@@ -18,9 +18,9 @@ import numpy as np
 import torch
 
 from resnetlab.checkpoint import load_model
-from resnetlab.inference.formats import read_export_meta
+from resnetlab.inference.export_formats import read_export_meta
+from resnetlab.inference.onnx_tools import onnx_proto, onnx_session, session_runner
 from resnetlab.inference.preprocessing import Preprocessing, class_names, expand_inputs
-from resnetlab.inference.runtime import onnx_proto, onnx_session, session_runner
 
 SCHEMA = "resnetlab.predict/v1"
 BACKENDS = ("torch", "onnxruntime")

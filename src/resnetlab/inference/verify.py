@@ -20,8 +20,8 @@ from PIL import Image
 from torch import nn
 
 from resnetlab.data import load_dataset
+from resnetlab.inference.onnx_tools import onnx_session, quiet_exporter, session_runner
 from resnetlab.inference.preprocessing import Preprocessing, expand_inputs
-from resnetlab.inference.runtime import onnx_session, quiet_exporter, session_runner
 
 DEFAULT_TOLERANCE = 1e-4
 

@@ -4,7 +4,7 @@ from resnetlab.models.blocks import BasicBlock, Bottleneck, PadShortcut
 from resnetlab.models.drop_path import DropPath
 from resnetlab.models.features import ResNetFeatures
 from resnetlab.models.preact import PreActBasicBlock, PreActBottleneck
-from resnetlab.models.registry import ModelSpec, create_model, get_spec, list_models, register
+from resnetlab.models.registry import ModelSpec, build_model, get_spec, list_models, register
 from resnetlab.models.resnet import ResNet
 from resnetlab.models.squeeze_excite import SqueezeExcite
 
@@ -19,7 +19,7 @@ __all__ = [
     "ResNet",
     "ResNetFeatures",
     "SqueezeExcite",
-    "create_model",
+    "build_model",
     "get_spec",
     "list_models",
     "register",

@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
-from resnetlab.models.registry import _IMAGENET, create_model, get_spec, list_models
+from resnetlab.models.registry import _IMAGENET, build_model, get_spec, list_models
 from resnetlab.models.resnet import V1_MARKER
 
 SOURCES = ("torchvision", "timm", "cifar-reference", "resnetlab")
@@ -162,7 +162,7 @@ def _fits(name: str, overrides: Mapping[str, Any], state_dict: Mapping[str, torc
     """Whether NAME built with OVERRIDES has exactly these tensor names and shapes (built on
     the meta device: no memory, a fraction of a second)."""
     with torch.device("meta"):
-        own = create_model(name, **overrides).state_dict()
+        own = build_model(name, **overrides).state_dict()
     return own.keys() == state_dict.keys() and all(
         tuple(own[k].shape) == tuple(state_dict[k].shape) for k in own)
 
@@ -203,7 +203,7 @@ def import_checkpoint(
     """
     sd = convert_state_dict(read_state_dict(path), source)
     name, overrides = source_architecture(sd, source, model_name)
-    model = create_model(name, **overrides)
+    model = build_model(name, **overrides)
     load_weights(model, sd, what=str(path))
     return model, name, overrides
 

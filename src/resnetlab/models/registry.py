@@ -300,19 +300,15 @@ def _family_pattern(name: str) -> ModelSpec | None:
     return None
 
 
-def create_model(name: str, **overrides: Any) -> nn.Module:
-    """Build a registered network. Overrides: num_classes, in_chans, shortcut ('A'|'B'|'C'),
-    stride_in_1x1, zero_init_residual, norm_layer (a callable such as nn.BatchNorm2d),
-    drop_path_rate (stochastic depth, linear in depth), dropout (before the classifier; in
-    the CIFAR wide nets, between the convs), block_args (dict(attn_layer="se") for SE),
-    cardinality, base_width; features_only=True with out_indices (0 stem, 1.. the stages)
-    gives a backbone returning the stage outputs (see models.features).
-
-    The architecture only: `resnetlab.create_model(name, pretrained=...)` (in
-    resnetlab.weights) builds it and loads published or local weights into it."""
-    if "pretrained" in overrides:
-        raise ValueError("resnetlab.models.create_model builds the architecture only: load "
-                         "weights with resnetlab.create_model(name, pretrained=...)")
+def build_model(name: str, **overrides: Any) -> nn.Module:
+    """The architecture of a registered network, freshly initialised. Overrides: num_classes,
+    in_chans, shortcut ('A'|'B'|'C'), stride_in_1x1, zero_init_residual, norm_layer (a
+    callable such as nn.BatchNorm2d), drop_path_rate (stochastic depth, linear in depth),
+    dropout (before the classifier; in the CIFAR wide nets, between the convs), block_args
+    (dict(attn_layer="se") for SE), cardinality, base_width; features_only=True with
+    out_indices (0 stem, 1.. the stages) gives a backbone returning the stage outputs (see
+    models.features). `resnetlab.create_model` builds through this and loads weights on
+    request."""
     spec = get_spec(name)
     overrides = dict(overrides)
     unknown = sorted(set(overrides) - set(OVERRIDES))

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from resnetlab.io import read_json, write_json
-from resnetlab.models.registry import create_model, get_spec
+from resnetlab.models.registry import build_model, get_spec
 from resnetlab.models.stats import count_macs, count_params
 
 CACHE_NAME = "model-sizes.json"
@@ -49,10 +49,10 @@ def count(name: str) -> tuple[int, int]:
     r = get_spec(name).resolution
     try:
         with torch.device("meta"):
-            model = create_model(name)
+            model = build_model(name)
         return count_params(model), count_macs(model, (1, 3, r, r))
     except (NotImplementedError, RuntimeError):  # an op without a meta kernel: count on CPU
-        model = create_model(name)
+        model = build_model(name)
         return count_params(model), count_macs(model, (1, 3, r, r))
 
 

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from resnetlab.data.sets.sources import builtin_name, resolve_data
 from resnetlab.models.registry import get_spec
-
-DATASETS = ("cifar10", "cifar100", "fashion-mnist", "mnist")
 
 
 @dataclass(frozen=True)
@@ -77,18 +76,14 @@ def get_budget(name: str) -> Budget:
 
 
 def data_overrides(data: str) -> dict[str, Any]:
-    """--data NAME or a folder of class sub-folders -> the config's data keys."""
-    if data in DATASETS:
-        return {"data": data}
-    path = Path(data)
-    if path.is_dir():  # resnetlab.train reads any other `data` as an image folder
-        return {"data": str(path.resolve())}
-    raise ValueError(f"unknown data {data!r}: use one of {', '.join(DATASETS)} or a folder "
-                     "of class sub-folders (that folder does not exist)")
+    """--data NAME (a built-in set, by any of its names) or a folder of class sub-folders ->
+    the config's data keys: the set's own name, or the folder's absolute path."""
+    data = resolve_data(data)
+    return {"data": data if builtin_name(data) else str(Path(data).resolve())}
 
 
 def is_folder(data: str) -> bool:
-    return data not in DATASETS
+    return builtin_name(data) is None
 
 
 def run_overrides(budget: Budget, data: str, model: str, seed: int = 0,

@@ -1,23 +1,20 @@
-"""What every experiment shares: its options, running its plan, grouping runs over seeds."""
+"""What every experiment shares: its options, the runs of its plan, grouping runs over seeds
+(the four by name, and running one: reproduce.experiments)."""
 
 from __future__ import annotations
 
-import importlib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from resnetlab.analysis.report import Report
 from resnetlab.checkpoint import load_model
+from resnetlab.data.sets.sources import resolve_data
 from resnetlab.models.registry import get_spec
 from resnetlab.models.stats import count_macs, count_params
 from resnetlab.reproduce.budgets import Budget, get_budget, is_folder, run_overrides
-from resnetlab.reproduce.runner import RunRecord, RunSpec, execute
+from resnetlab.reproduce.runner import RunRecord, RunSpec
 from resnetlab.reproduce.verdicts import mean_std
-
-EXPERIMENTS = ("degradation", "shortcuts", "depth", "responses")
 
 
 @dataclass
@@ -36,6 +33,7 @@ class Options:
     command: str | None = None
 
     def __post_init__(self) -> None:
+        self.data = resolve_data(self.data)  # 'fmnist' -> 'fashion-mnist': one cache, one name
         get_budget(self.budget)
         if self.seeds < 1:
             raise ValueError(f"--seeds must be >= 1, got {self.seeds}")
@@ -109,37 +107,6 @@ def model_size(record: RunRecord) -> tuple[int, int]:
     if not size:
         raise ValueError(f"{record.out_dir}: model.json has no input_size to count MACs at")
     return count_params(model), count_macs(model, (1, *size))
-
-
-def run_experiment(
-    name: str, opts: Options, log: Callable[[str], None] = print, **execute_kw: Any
-) -> tuple[Path, dict[str, Any]]:
-    """Plan, train (or read back) every run, analyse, and write report.md + results.json."""
-    if name not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {name!r}: use one of {', '.join(EXPERIMENTS)}")
-    module = importlib.import_module(f"resnetlab.reproduce.{name}")
-    t0 = time.time()
-    specs: list[RunSpec] = module.plan(opts)
-    out = opts.out_dir(name)
-    out.mkdir(parents=True, exist_ok=True)
-    report = Report(module.TITLE, out, opts.command)
-    log(f"{name}: {len(specs)} runs, budget {opts.budget}, data {opts.data}, "
-        f"runs in {opts.runs_dir(name)}")
-    records = execute(specs, opts.runs_dir(name), force=opts.force, log=log, **execute_kw)
-    results = module.analyze(records, opts, report)
-    results = {
-        "experiment": name,
-        "data": opts.data,
-        "budget": opts.budget,
-        "seeds": opts.seeds,
-        "runs": [{"label": r.spec.label, "tags": r.spec.tags, "dir": str(r.out_dir),
-                  "status": r.status, "seconds": r.seconds} for r in records],
-        **results,
-        "seconds": time.time() - t0,
-    }
-    path = report.write(results)
-    log(f"{name}: report in {path}")
-    return path, results
 
 
 def budget_paragraph(opts: Options) -> str:

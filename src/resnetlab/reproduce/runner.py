@@ -21,7 +21,7 @@ from typing import Any
 
 from resnetlab import io as fileio
 from resnetlab.train import fit, load_recipe
-from resnetlab.train.run_folder import CONFIG_FILE, read_config
+from resnetlab.train.run_folder import CONFIG_FILE, hold, read_config
 
 Point = tuple[int, float]
 
@@ -82,7 +82,6 @@ def config_dict(config: Any) -> dict[str, Any]:
 # that the cache keys of finished runs stay the same across versions.
 CACHE_RUNTIME_KEYS = ("device", "compile", "data_root", "log_every", "tensorboard", "workers",
                       "threads", "progress")
-RUNTIME_KEYS = CACHE_RUNTIME_KEYS  # the old name, kept for one release
 
 
 # The keys the hash covered when the cache format was fixed (resnetlab 0.1).
@@ -180,21 +179,24 @@ def execute(
         config = build(spec)
         out_dir = run_folder(runs_dir, spec, config)
         head = f"[{i}/{len(specs)}] {spec.label}"
-        if not force:
-            check_same_run(out_dir, config)
-        if not force and is_complete(out_dir):
-            status = "cached"
-            log(f"{head}: complete in {out_dir}, skipped")
-        else:
-            status = "resumed" if (out_dir / "metrics.jsonl").is_file() and not force \
-                else "trained"
-            log(f"{head}: {'resuming' if status == 'resumed' else 'training'} in {out_dir}")
-            t0 = time.time()
-            fit(config, out_dir, resume=not force, force=force)
-            if not is_complete(out_dir):
-                raise RuntimeError(f"{out_dir}: training returned but summary.json does not "
-                                   "say complete")
-            log(f"{head}: done in {time.time() - t0:.0f} s")
+        # A run another process trains (a second command on the same cache) is waited for,
+        # then read back. No deadlock: a process holds one run at a time and waits holding none.
+        with hold(out_dir, wait=lambda line, head=head: log(f"{head}: {line}")):
+            if not force:
+                check_same_run(out_dir, config)
+            if not force and is_complete(out_dir):
+                status = "cached"
+                log(f"{head}: complete in {out_dir}, skipped")
+            else:
+                status = "resumed" if (out_dir / "metrics.jsonl").is_file() and not force \
+                    else "trained"
+                log(f"{head}: {'resuming' if status == 'resumed' else 'training'} in {out_dir}")
+                t0 = time.time()
+                fit(config, out_dir, resume=not force, force=force)
+                if not is_complete(out_dir):
+                    raise RuntimeError(f"{out_dir}: training returned but summary.json does not "
+                                       "say complete")
+                log(f"{head}: done in {time.time() - t0:.0f} s")
         summary = read_json(out_dir / "summary.json")
         metrics = read_metrics(out_dir / "metrics.jsonl")
         seconds = float(summary.get("time_seconds") or (metrics[-1].get("wall_time", 0.0)

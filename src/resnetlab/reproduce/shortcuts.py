@@ -23,7 +23,6 @@ from resnetlab.reproduce.runner import RunRecord, RunSpec
 
 TITLE = "Shortcut options A, B, C (paper Table 3)"
 OPTIONS = ("A", "B", "C")
-PAPER_TABLE3 = TABLE3_SHORTCUTS  # ResNet-34 on ImageNet, options A/B/C (resnetlab.paper)
 # quick: ResNet-20, the cheapest net of the depth table, whose option-A run it reuses
 DEPTH = {"smoke": 8, "quick": 20, "paper": 32}
 
@@ -57,7 +56,7 @@ def analyze(records: list[RunRecord], opts: Options, report: Report) -> dict[str
         params, macs = model_size(runs[0])
         mean, std, n = final_test_error(runs)
         rows.append({"option": option, "params": params, "macs": macs, "test_error": mean,
-                     "test_std": std, "n": n, "paper": PAPER_TABLE3[option]})
+                     "test_std": std, "n": n, "paper": TABLE3_SHORTCUTS[option]})
     model = model_name(opts)
     report.section("Setup", budget_paragraph(opts),
                    f"Net: {model}. A: identity, zero-padded channels where dimensions grow "
@@ -75,7 +74,7 @@ def analyze(records: list[RunRecord], opts: Options, report: Report) -> dict[str
     per_seed = {o: [r.final("test_error") for r in runs]
                 for (o,), runs in group(records, "option").items()}
     fig = options_figure({o: [v for v in vals if v is not None] for o, vals in per_seed.items()},
-                         report.out_dir / "shortcuts.png", PAPER_TABLE3,
+                         report.out_dir / "shortcuts.png", TABLE3_SHORTCUTS,
                          "paper, ResNet-34 ImageNet top-1")
     report.figure(fig, "Final test error per shortcut option: dots are seeds, bars the mean, "
                   "whiskers ± one std over seeds; squares (right axis) the paper's ImageNet "

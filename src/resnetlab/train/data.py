@@ -32,8 +32,53 @@ from resnetlab.data.pipeline.image_transforms import CenterCrop, MultiScale, Sca
 from resnetlab.data.pipeline.normalization import Normalization
 from resnetlab.data.sets.datasets import stratified_indices
 from resnetlab.data.sets.folders import FolderSet
+from resnetlab.data.sets.sources import builtin_name, unknown_data_set
 from resnetlab.distributed import DistInfo
 from resnetlab.train.config import TrainConfig
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """What choosing, splitting, normalising and loading a run's data reads: the recipe keys
+    of the same names (data_options(config) picks them), plus whether val_size scales with a
+    subset (scale_val_size) and the reference run's training images."""
+
+    data: str
+    data_root: str | None
+    channels: int
+    subset: int | None
+    val_size: int
+    seed: int
+    norm_stats: str
+    normalize: str
+    folder_pipeline: str
+    image_size: int
+    pad: int
+    flip: bool
+    scale_min: int
+    scale_max: int
+    eval_resize: int
+    test_scales: list[int]
+    lighting: float
+    workers: int
+    channels_last: bool
+    scale_val_size: bool = False
+    reference_train_images: int | None = None
+
+
+def data_options(config: TrainConfig) -> DataOptions:
+    """The data's options from a run's config: the one place data loading meets it."""
+    ref = config.schedule_reference or {}
+    return DataOptions(
+        data=config.data, data_root=config.data_root, channels=config.channels,
+        subset=config.subset, val_size=config.val_size, seed=config.seed,
+        norm_stats=config.norm_stats, normalize=config.normalize,
+        folder_pipeline=config.folder_pipeline, image_size=config.image_size, pad=config.pad,
+        flip=config.flip, scale_min=config.scale_min, scale_max=config.scale_max,
+        eval_resize=config.eval_resize, test_scales=config.test_scales,
+        lighting=config.lighting, workers=config.workers, channels_last=config.channels_last,
+        scale_val_size="val_size" in ref.get("scale", []),
+        reference_train_images=ref.get("train_images"))
 
 
 @dataclass
@@ -56,53 +101,57 @@ class Splits:
 
 
 def is_builtin(name: str) -> bool:
-    return name in SOURCES
+    """Whether `data` names a built-in set (by name or alias: data.sets.sources.builtin_name);
+    anything else is an image folder."""
+    return builtin_name(name) is not None
 
 
-def folder_root(config: TrainConfig) -> Path:
+def folder_root(opts: DataOptions) -> Path:
     """The image folder of a non-built-in data set: data_root, else `data` as a path."""
-    root = Path(config.data_root or config.data).expanduser()
+    root = Path(opts.data_root or opts.data).expanduser()
+    if not (root / "train").is_dir() and not opts.data_root and not root.is_dir():
+        raise unknown_data_set(opts.data)
     if not (root / "train").is_dir():
-        raise (FileNotFoundError if config.data_root else ValueError)(
-            f"unknown data set {config.data!r}: the built-in ones are {', '.join(SOURCES)}; "
+        raise (FileNotFoundError if opts.data_root else ValueError)(
+            f"unknown data set {opts.data!r}: the built-in ones are {', '.join(SOURCES)}; "
             f"any folder of class folders works: train/<class>/<image> (val/ and test/ in the "
             f"same layout are optional) "
             f"(give it as --data PATH or --data-root PATH; {root / 'train'} is not a folder)")
     return root
 
 
-def load_splits(config: TrainConfig, input_size: list[int] | None = None,
+def load_splits(opts: DataOptions, input_size: list[int] | None = None,
                 init_normalization: dict[str, Any] | None = None) -> Splits:
     """The run's splits: optional stratified subset of train, then the validation hold-out.
 
     input_size ([C, H, W]) and init_normalization: the init weights' (fine-tuning), or the
     trained model's when evaluating: they set a folder's channels and small-image size, and
     the normalisation under norm_stats "auto"/"init"."""
-    if is_builtin(config.data):
-        return _imageset_splits(config, input_size, init_normalization)
-    return _folder_splits(config, input_size, init_normalization)
+    if is_builtin(opts.data):
+        return _imageset_splits(opts, input_size, init_normalization)
+    return _folder_splits(opts, input_size, init_normalization)
 
 
-def _imageset_splits(config: TrainConfig, input_size=None, init_norm=None) -> Splits:
-    train = load_dataset(config.data, "train", root=config.data_root)
-    test = load_dataset(config.data, "test", root=config.data_root)
+def _imageset_splits(opts: DataOptions, input_size=None, init_norm=None) -> Splits:
+    train = load_dataset(opts.data, "train", root=opts.data_root)
+    test = load_dataset(opts.data, "test", root=opts.data_root)
     notes = []
-    if input_size and input_size[0] != train.images.shape[1] and not config.channels:
+    if input_size and input_size[0] != train.images.shape[1] and not opts.channels:
         train, test = (_to_channels(ds, input_size[0]) for ds in (train, test))
         notes.append(f"images converted to {input_size[0]} channel(s): the init weights' input")
-    elif config.channels and config.channels != train.images.shape[1]:
-        train, test = (_to_channels(ds, config.channels) for ds in (train, test))
-        notes.append(f"images converted to {config.channels} channel(s) (set by channels)")
+    elif opts.channels and opts.channels != train.images.shape[1]:
+        train, test = (_to_channels(ds, opts.channels) for ds in (train, test))
+        notes.append(f"images converted to {opts.channels} channel(s) (set by channels)")
     full = len(train)
-    if config.subset is not None:
-        _check_subset(config, len(train))
-        train = stratified_subset(train, config.subset, seed=config.seed)
+    if opts.subset is not None:
+        _check_subset(opts, len(train))
+        train = stratified_subset(train, opts.subset, seed=opts.seed)
     val = None
-    val_size = held_out(config, full)
+    val_size = held_out(opts, full)
     if val_size:
-        _check_val(config, val_size, len(train))
-        train, val = split_validation(train, val_size, seed=config.seed)
-    norm = _chosen_normalization(config, train, init_norm, notes)
+        _check_val(opts, val_size, len(train))
+        train, val = split_validation(train, val_size, seed=opts.seed)
+    norm = _chosen_normalization(opts, train, init_norm, notes)
     return Splits(train, val, test, list(train.classes), norm,
                   list(train.images.shape[1:]), notes, full)
 
@@ -121,13 +170,13 @@ def _to_channels(ds: ImageSet, channels: int) -> ImageSet:
     return replace(ds, images=x, mean=tuple(mean), std=tuple(std))
 
 
-def _chosen_normalization(config: TrainConfig, train: ImageSet, init_norm,
+def _chosen_normalization(opts: DataOptions, train: ImageSet, init_norm,
                           notes: list[str]) -> Normalization:
     """norm_stats: "auto" (the init weights' when fine-tuning, else the data's), "data",
     "init", "imagenet"; a note says which was used."""
-    use = config.norm_stats
+    use = opts.norm_stats
     if use == "auto":
-        use = "init" if init_norm and config.normalize != "none" else "data"
+        use = "init" if init_norm and opts.normalize != "none" else "data"
     if use == "init":
         if not init_norm:
             raise ValueError("norm_stats=init: the init weights carry no normalisation; use "
@@ -142,8 +191,8 @@ def _chosen_normalization(config: TrainConfig, train: ImageSet, init_norm,
     if use == "imagenet":
         notes.append("normalisation: ImageNet's statistics (norm_stats=imagenet)")
         return Normalization.imagenet()
-    norm = normalization(config, train)
-    if config.normalize != "none":
+    norm = normalization(opts.normalize, train)
+    if opts.normalize != "none":
         notes.append(f"normalisation computed from the training split "
                      f"({_describe_norm(norm)})")
     return norm
@@ -156,11 +205,11 @@ def _describe_norm(norm: Normalization) -> str:
             + ", ".join(f"{s:.3f}" for s in norm.std))
 
 
-def _folder_splits(config: TrainConfig, input_size=None, init_norm=None) -> Splits:
+def _folder_splits(opts: DataOptions, input_size=None, init_norm=None) -> Splits:
     """train/ + val/ + test/: val selects, test is reported; train/ + val/: val (named val);
     train/ only: a stratified hold-out of val_size (default 10%) is the val split.
     With val_size set, the hold-out is val and val/ (or test/) is the test split, as before."""
-    root = folder_root(config)
+    root = folder_root(opts)
     train = scan_folder(root / "train")
     if len(train.classes) < 2:
         raise ValueError(f"{root / 'train'} holds one class folder ({train.classes[0]}): a "
@@ -170,8 +219,8 @@ def _folder_splits(config: TrainConfig, input_size=None, init_norm=None) -> Spli
         if ds.classes != train.classes:
             raise ValueError(f"{root / s} and {root / 'train'} hold different class folders")
     notes = []
-    val_size = config.val_size
-    if config.val_size:
+    val_size = opts.val_size
+    if opts.val_size:
         test = found["val"] if "val" in found else found.get("test")
         val = None
     else:
@@ -186,31 +235,31 @@ def _folder_splits(config: TrainConfig, input_size=None, init_norm=None) -> Spli
     def pick(ds, idx):
         return replace(ds, samples=[ds.samples[i] for i in idx.tolist()])
 
-    if config.subset is not None:
-        _check_subset(config, len(train))
-        idx = stratified_indices(labels, config.subset, config.seed)
+    if opts.subset is not None:
+        _check_subset(opts, len(train))
+        idx = stratified_indices(labels, opts.subset, opts.seed)
         train, labels = pick(train, idx), labels[idx]
     if val is None and val_size:
-        if config.val_size:  # scaled with a subset when the recipe says so
-            val_size = held_out(config, full)
-        _check_val(config, val_size, len(train))
-        held = stratified_indices(labels, val_size, config.seed)
+        if opts.val_size:  # scaled with a subset when the recipe says so
+            val_size = held_out(opts, full)
+        _check_val(opts, val_size, len(train))
+        held = stratified_indices(labels, val_size, opts.seed)
         keep = torch.ones(len(train), dtype=torch.bool)
         keep[held] = False
         train, val = pick(train, keep.nonzero().flatten()), pick(train, held)
-    if config.folder_pipeline == "imagenet":
+    if opts.folder_pipeline == "imagenet":
         return Splits(train, val, test, list(train.classes), Normalization.imagenet(),
-                      [3, config.image_size, config.image_size], notes, full)
-    splits = _chosen_folder_pipeline(config, train, val, test, input_size, init_norm, notes)
+                      [3, opts.image_size, opts.image_size], notes, full)
+    splits = _chosen_folder_pipeline(opts, train, val, test, input_size, init_norm, notes)
     return replace(splits, full_train_images=full)
 
 
-def _chosen_folder_pipeline(config, train, val, test, input_size, init_norm, notes) -> Splits:
+def _chosen_folder_pipeline(opts, train, val, test, input_size, init_norm, notes) -> Splits:
     """folder_pipeline auto / small / large: size, channels and normalisation from the data
     (or the init weights); "small" folders are read into memory as ImageSets."""
-    stats = inspect_images(train.samples, seed=config.seed)
-    choice = choose_pipeline(stats, config.folder_pipeline, image_size=config.image_size,
-                             channels=config.channels, init_size=input_size)
+    stats = inspect_images(train.samples, seed=opts.seed)
+    choice = choose_pipeline(stats, opts.folder_pipeline, image_size=opts.image_size,
+                             channels=opts.channels, init_size=input_size)
     notes = choice.reasons + notes
     classes = list(train.classes)
     if choice.kind == "small":
@@ -224,105 +273,104 @@ def _chosen_folder_pipeline(config, train, val, test, input_size, init_norm, not
         parts = [load(train, "train"), load(val, "val"), load(test, "test")]
         mean, std = channel_stats(parts[0][0])
         sets = [None if p is None else ImageSet(p[0], p[1], classes, mean, std,
-                                                 name=config.data, split=p[2]) for p in parts]
+                                                 name=opts.data, split=p[2]) for p in parts]
         train_set, val_set, test_set = sets
-        norm = _chosen_normalization(config, train_set, init_norm, notes)
-        notes.append(f"augmentation: pad {config.pad} px + random crop + "
-                     f"{'flip' if config.flip else 'no flip'}")
+        norm = _chosen_normalization(opts, train_set, init_norm, notes)
+        notes.append(f"augmentation: pad {opts.pad} px + random crop + "
+                     f"{'flip' if opts.flip else 'no flip'}")
         return Splits(train_set, val_set, test_set, classes, norm,
                       list(train_set.images.shape[1:]), notes)
     # large: the folder loader (RGB) at image_size crops, normalisation from a sample
     sample = stratified_indices(torch.tensor([lab for _, lab in train.samples]),
-                                min(len(train), 256), config.seed)
+                                min(len(train), 256), opts.seed)
     paths = [train.samples[i][0] for i in sample.tolist()]
     probe = ImageSet(read_images(paths, (64, 64), 3), torch.zeros(len(paths), dtype=torch.int64),
                      classes[:1], (0.0,) * 3, (1.0,) * 3)
     probe.mean, probe.std = channel_stats(probe.images)
-    norm = _chosen_normalization(config, probe, init_norm, notes)
+    norm = _chosen_normalization(opts, probe, init_norm, notes)
     if norm.kind != "channel" or norm.channels != 3:
         raise ValueError("large images are read as RGB and normalised per channel: set "
                          "normalize=channel")
-    notes.append(f"augmentation: scale [{config.scale_min}, {config.scale_max}] + "
-                 f"{config.image_size} px crop + flip; evaluation: resize {config.eval_resize}"
+    notes.append(f"augmentation: scale [{opts.scale_min}, {opts.scale_max}] + "
+                 f"{opts.image_size} px crop + flip; evaluation: resize {opts.eval_resize}"
                  f" + centre crop")
-    return Splits(train, val, test, classes, norm, [3, config.image_size, config.image_size],
+    return Splits(train, val, test, classes, norm, [3, opts.image_size, opts.image_size],
                   notes)
 
 
-def _check_subset(config: TrainConfig, n: int) -> None:
-    if config.subset > n:
-        raise ValueError(f"subset={config.subset} exceeds the {n} training images of "
-                         f"{config.data}")
+def _check_subset(opts: DataOptions, n: int) -> None:
+    if opts.subset > n:
+        raise ValueError(f"subset={opts.subset} exceeds the {n} training images of "
+                         f"{opts.data}")
 
 
-def held_out(config: TrainConfig, full_train_images: int) -> int:
-    """The validation images to hold out: val_size, or, when schedule_reference says to scale
-    it with a subset, the same fraction of the subset as val_size is of the whole set."""
-    ref = config.schedule_reference
-    if (config.val_size and config.subset is not None and ref
-            and "val_size" in ref.get("scale", [])):
-        whole = ref.get("train_images") or full_train_images
-        return max(1, round(config.val_size * config.subset / whole))
-    return config.val_size
+def held_out(opts: DataOptions, full_train_images: int) -> int:
+    """The validation images to hold out: val_size, or, when the recipe scales it with a
+    subset (scale_val_size), the same fraction of the subset as val_size is of the whole set
+    (reference_train_images, else the data set's full_train_images)."""
+    if opts.val_size and opts.subset is not None and opts.scale_val_size:
+        whole = opts.reference_train_images or full_train_images
+        return max(1, round(opts.val_size * opts.subset / whole))
+    return opts.val_size
 
 
-def _check_val(config: TrainConfig, val_size: int, n: int) -> None:
+def _check_val(opts: DataOptions, val_size: int, n: int) -> None:
     if val_size >= n:
-        of = f"the subset of {n}" if config.subset is not None else str(n)
+        of = f"the subset of {n}" if opts.subset is not None else str(n)
         raise ValueError(f"val_size={val_size} leaves no training images out of {of}: hold "
                          f"out fewer with --val-size N (e.g. --val-size {max(1, n // 10)}), or "
                          "--val-size 0 for none")
 
 
-def normalization(config: TrainConfig, train) -> Normalization:
-    """How inputs are normalised (model.json records its to_meta())."""
+def normalization(normalize: str, train: ImageSet) -> Normalization:
+    """How inputs are normalised under the normalize key (model.json records its to_meta())."""
     return Normalization.from_setting(
-        config.normalize, train.mean, train.std,
-        train.pixel_mean() if config.normalize == "pixel" else None, train.images.shape[1])
+        normalize, train.mean, train.std,
+        train.pixel_mean() if normalize == "pixel" else None, train.images.shape[1])
 
 
 def make_loader(ds, norm: Normalization | dict[str, Any], batch_size: int, *, train: bool,
-                config: TrainConfig, device: torch.device, dist: DistInfo, views: str = "center"):
+                opts: DataOptions, device: torch.device, dist: DistInfo, views: str = "center"):
     """A DeviceLoader (ImageSet) or FolderLoader (FolderSet) with the run's normalisation and
     augmentation; `views` picks a folder's evaluation transform."""
     if isinstance(norm, dict):  # model.json's form
         norm = Normalization.from_meta(norm)
     if train and len(ds) < batch_size:  # the loaders' own advice names their drop_last
-        kept = "".join(f", {k}={getattr(config, k)}" for k in ("subset", "val_size")
-                       if getattr(config, k))
+        kept = "".join(f", {k}={getattr(opts, k)}" for k in ("subset", "val_size")
+                       if getattr(opts, k))
         raise ValueError(f"batch_size {batch_size} exceeds the {len(ds)} training images of "
-                         f"{config.data}{kept}: lower batch_size (--batch-size N) or train on "
+                         f"{opts.data}{kept}: lower batch_size (--batch-size N) or train on "
                          "more images")
     if isinstance(ds, FolderSet):
-        return _folder_loader(ds, norm, batch_size, train=train, config=config, device=device,
+        return _folder_loader(ds, norm, batch_size, train=train, opts=opts, device=device,
                               dist=dist, views=views)
     if not isinstance(ds, ImageSet):  # fit()'s own torch Dataset: items are model input
-        return DatasetLoader(ds, batch_size, train=train, device=device, seed=config.seed,
+        return DatasetLoader(ds, batch_size, train=train, device=device, seed=opts.seed,
                              rank=dist.rank, world_size=dist.world_size,
-                             channels_last=config.channels_last)
+                             channels_last=opts.channels_last)
     return DeviceLoader(ds.images, ds.labels, batch_size, train=train, device=device,
-                        pad=config.pad, flip=config.flip, seed=config.seed, rank=dist.rank,
-                        world_size=dist.world_size, channels_last=config.channels_last,
+                        pad=opts.pad, flip=opts.flip, seed=opts.seed, rank=dist.rank,
+                        world_size=dist.world_size, channels_last=opts.channels_last,
                         normalization=norm)
 
 
-def _folder_loader(ds, norm, batch_size, *, train, config, device, dist, views):
-    size, resize = config.image_size, config.eval_resize
+def _folder_loader(ds, norm, batch_size, *, train, opts, device, dist, views):
+    size, resize = opts.image_size, opts.eval_resize
     if train:
-        tf = ScaleAugment(size, config.scale_min, config.scale_max, hflip=config.flip)
+        tf = ScaleAugment(size, opts.scale_min, opts.scale_max, hflip=opts.flip)
     else:
         tf = {"center": lambda: CenterCrop(size, resize), "ten-crop": lambda: TenCrop(size, resize),
-              "multiscale": lambda: MultiScale(config.test_scales)}[views]()
+              "multiscale": lambda: MultiScale(opts.test_scales)}[views]()
         if views == "multiscale":
             batch_size = dist.world_size
     sampler = None
     if train and dist.enabled:  # torch's sampler; evaluation keeps the exact, unpadded shards
         sampler = torch.utils.data.DistributedSampler(
             range(len(ds)), num_replicas=dist.world_size, rank=dist.rank, shuffle=True,
-            seed=config.seed, drop_last=True)
+            seed=opts.seed, drop_last=True)
     return FolderLoader(ds, batch_size, train=train, transform=tf, size=size, device=device,
-                        normalization=norm, lighting=config.lighting,
-                        workers=worker_count(config.workers), seed=config.seed, rank=dist.rank,
-                        world_size=dist.world_size, channels_last=config.channels_last,
+                        normalization=norm, lighting=opts.lighting,
+                        workers=worker_count(opts.workers), seed=opts.seed, rank=dist.rank,
+                        world_size=dist.world_size, channels_last=opts.channels_last,
                         sampler=sampler)
 

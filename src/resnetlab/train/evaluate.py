@@ -3,7 +3,7 @@ on a loader (reduced over DDP ranks), and of a saved model file on a data set's 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,8 @@ from resnetlab.data.pipeline.loaders import Loader
 from resnetlab.data.pipeline.normalization import Normalization
 from resnetlab.distributed import DistInfo
 from resnetlab.train.config import TrainConfig, config_from_dict
-from resnetlab.train.data import load_splits, make_loader
-from resnetlab.train.runtime import all_reduce_sum, autocast, dist_info, pick_device, resolve_amp
+from resnetlab.train.data import data_options, load_splits, make_loader
+from resnetlab.train.devices import all_reduce_sum, autocast, dist_info, pick_device, resolve_amp
 
 
 @dataclass
@@ -111,7 +111,7 @@ def evaluate_checkpoint(path: str | Path, data: str | None = None, split: str = 
     if data and data != meta.get("dataset"):
         config.subset, config.val_size = None, 0
     # the model's own input (a folder's chosen size and channels), not the data's guess
-    splits = load_splits(config, input_size=meta.get("input_size")
+    splits = load_splits(data_options(config), input_size=meta.get("input_size")
                          if config.folder_pipeline != "imagenet" else None)
     ds = {"train": splits.train, "val": splits.val, "test": splits.test}[split]
     if ds is None and split == "test" and splits.folder and not config.val_size:
@@ -132,12 +132,12 @@ def evaluate_checkpoint(path: str | Path, data: str | None = None, split: str = 
     if views != "center" and not splits.folder:
         raise ValueError(f"views={views!r} is for image folders; {config.data} is evaluated on "
                          "its single original view")
-    config.channels_last = dev.type == "cuda" or config.channels_last
-    if config.channels_last:
+    opts = replace(data_options(config), channels_last=dev.type == "cuda" or config.channels_last)
+    if opts.channels_last:
         model = model.to(memory_format=torch.channels_last)
     norm = meta.get("normalization")
     norm = Normalization.from_meta(norm) if norm else splits.normalization
-    loader = make_loader(ds, norm, batch_size, train=False, config=config, device=dev,
+    loader = make_loader(ds, norm, batch_size, train=False, opts=opts, device=dev,
                          dist=DistInfo(), views=views)
     result = evaluate_model(model, loader, len(classes), device=dev,
                             amp_dtype=resolve_amp(amp, dev), dist=DistInfo())

@@ -1,7 +1,8 @@
 """Fine-tuning: the init weights of a run (`init`), its architecture, and frozen stages.
 
-    init = read_init(config)              # None without config.init
-    name, overrides = model_for(config, init, num_classes, in_chans)
+    init = read_init(config.init, config.init_source)   # None without an init
+    name, overrides = model_for(config.model, init, num_classes, in_chans,
+                                config.model_overrides)
     report = init.load_into(model)        # LoadReport: loaded / new tensors
     frozen = freeze_stages(model, config.freeze)
 
@@ -45,19 +46,21 @@ class InitWeights:
         return load_state(model, self.state, self.meta, self.label)
 
 
-def read_init(config) -> InitWeights | None:
-    """config.init's weights (None when unset); errors name the source and the fix."""
-    if not config.init:
+def read_init(source: str | None, source_format: str | None = None) -> InitWeights | None:
+    """The init weights of `source` (None when unset); errors name the source and the fix.
+    source_format: the checkpoint's naming (the init_source key)."""
+    if not source:
         return None
-    state, meta, label = read_pretrained(config.init, source_format=config.init_source)
+    state, meta, label = read_pretrained(source, source_format=source_format)
     return InitWeights(dict(state), dict(meta), label)
 
 
-def model_for(config, init: InitWeights | None, num_classes: int,
-              in_chans: int) -> tuple[str, dict[str, Any]]:
-    """(registry name, create_model overrides) of the run's model: config.model, or the init
-    weights' architecture for model "auto" (and their overrides when the names agree)."""
-    name = config.model
+def model_for(model: str, init: InitWeights | None, num_classes: int, in_chans: int,
+              model_overrides: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """(registry name, create_model overrides) of the run's model: `model`, or the init
+    weights' architecture for model "auto" (and their overrides when the names agree);
+    model_overrides (the recipe's) come last."""
+    name = model
     overrides: dict[str, Any] = {}
     if name == "auto" and init is None:
         raise ValueError("model=auto takes the architecture of the init weights: set init "
@@ -72,7 +75,7 @@ def model_for(config, init: InitWeights | None, num_classes: int,
             overrides.update({k: v for k, v in (init.meta.get("overrides") or {}).items()
                               if k not in ("num_classes", "in_chans")})
     overrides.update({"num_classes": num_classes, "in_chans": in_chans})
-    overrides.update(config.model_overrides)
+    overrides.update(model_overrides or {})
     return name, overrides
 
 

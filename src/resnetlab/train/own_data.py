@@ -1,6 +1,6 @@
 """Your own data for fit(): an ImageSet, tensors with labels, or any torch Dataset.
 
-    splits = own_splits(config, train_data=(images, labels), val_data=..., test_data=...)
+    config, splits = own_pieces(config, model, train_data=(images, labels), val_data=...)
 
 - ImageSet: trained like the built-in sets (in memory, pad-crop-flip, normalised by its
   mean/std).
@@ -14,10 +14,13 @@ Errors state the expected form and the shape and dtype received, never the value
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch
+from torch import nn
 
+from resnetlab.checkpoint import unwrap
 from resnetlab.data import ImageSet, channel_stats, split_validation
 from resnetlab.data.pipeline.normalization import Normalization
 from resnetlab.train.data import Splits, normalization
@@ -122,8 +125,10 @@ def _input_size(ds) -> list[int]:
     return list(ds[0][0].shape)
 
 
-def own_splits(config, train_data, val_data=None, test_data=None) -> Splits:
-    """The Splits of fit()'s own data (val_size holds out part of an ImageSet's train)."""
+def own_splits(train_data, val_data=None, test_data=None, *, val_size: int = 0, seed: int = 0,
+               normalize: str = "channel") -> Splits:
+    """The Splits of fit()'s own data (val_size holds out part of an ImageSet's train, drawn
+    with seed; normalize: the recipe key, for an ImageSet)."""
     train = _as_split("train_data", train_data, None)
     classes = _classes(train)
     val = _as_split("val_data", val_data, classes)
@@ -139,10 +144,10 @@ def own_splits(config, train_data, val_data=None, test_data=None) -> Splits:
         if ds is not None and _input_size(ds)[0] != size[0]:
             raise ValueError(f"{name} images have {_input_size(ds)[0]} channel(s) but "
                              f"train_data's have {size[0]}")
-    if val is None and config.val_size and isinstance(train, ImageSet):
-        train, val = split_validation(train, config.val_size, seed=config.seed)
+    if val is None and val_size and isinstance(train, ImageSet):
+        train, val = split_validation(train, val_size, seed=seed)
     if isinstance(train, ImageSet):
-        norm = normalization(config, train)
+        norm = normalization(normalize, train)
         notes = [f"own data: an ImageSet of {len(train)} training images"]
     else:
         norm = Normalization.identity(size[0])
@@ -158,3 +163,32 @@ def data_label(train_data) -> str:
     if isinstance(train_data, tuple | list):
         return "tensors"
     return type(train_data).__name__
+
+
+def own_pieces(config, model=None, train_data=None, val_data=None, test_data=None):
+    """fit()'s own model and data folded into the config: (config, Splits or None).
+
+    model: an nn.Module (its class name becomes `model`; a data set is then read with the
+    channels its first conv takes) or a registry name. train_data: own data (its Splits,
+    `data` named by data_label) or a data set's name."""
+    if isinstance(model, str):
+        config = replace(config, model=model)
+    elif model is not None:
+        if not isinstance(model, nn.Module):
+            raise ValueError(f"model must be an nn.Module or a registry name, not a "
+                             f"{type(model).__name__}")
+        config = replace(config, model=type(unwrap(model)).__name__)
+        if train_data is None and not config.channels and not config.init:
+            conv = next((m for m in unwrap(model).modules() if isinstance(m, nn.Conv2d)), None)
+            if conv is not None and conv.in_channels in (1, 3):
+                config = replace(config, channels=conv.in_channels)
+    if isinstance(train_data, str):
+        config, train_data = replace(config, data=train_data), None
+    if train_data is None:
+        if val_data is not None or test_data is not None:
+            raise ValueError("val_data / test_data go with train_data (or leave all three "
+                             "unset to use config.data)")
+        return config, None
+    splits = own_splits(train_data, val_data, test_data, val_size=config.val_size,
+                        seed=config.seed, normalize=config.normalize)
+    return replace(config, data=data_label(train_data)), splits

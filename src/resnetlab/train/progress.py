@@ -1,4 +1,5 @@
-"""What the person sees while a run trains: a tqdm bar on a terminal, plain lines otherwise.
+"""What the person sees while a run trains: a tqdm bar on a terminal, plain lines otherwise
+(and TensorBoard's scalars, when installed).
 
 The bar fits 80 columns with its images/s and ETA; it says "evaluating" while a split is
 scored; the ETA counts the evaluations still to come (each as long as the mean one so far).
@@ -115,3 +116,20 @@ class Progress:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def tensorboard_writer(out, setting: bool | None, main: bool):
+    """The main process's TensorBoard writer in out/tb, or None. setting (the tensorboard
+    key): None (auto) logs when the optional package is installed; True requires it (checked
+    on every rank, so that no rank waits for one that stopped); False turns it off."""
+    if setting is False:
+        return None
+    try:
+        from torch.utils.tensorboard import SummaryWriter  # optional: the tensorboard extra
+    except ImportError as e:
+        if setting:
+            raise ValueError("tensorboard=true, but TensorBoard is not installed: pip install "
+                             "'resnetlab[tensorboard]' (or leave tensorboard unset: it is then "
+                             "used only when installed)") from e
+        return None
+    return SummaryWriter(str(out / "tb")) if main else None

@@ -1,6 +1,6 @@
-"""The run folder: its file names, the train state (train_state.pt), metrics tables, summary
-and report, and the check that an output folder holds this run (to resume) and not another one
-(refused unless forced).
+"""The run folder: its file names, its lock, the train state (train_state.pt), metrics tables,
+summary, and the check that an output folder holds this run (to resume) and not another one
+(refused unless forced). report.md and rebuilding a finished run's files: train/run_report.py.
 
 The train state holds everything but the code needed to continue a run exactly: weights,
 optimizer, schedule, scaler, EMA, every RNG state and the position, in one atomic file of only
@@ -10,24 +10,28 @@ tensors and plain Python values, so it loads with weights_only=True.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
-import random
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import yaml
+from filelock import FileLock, Timeout
 
 from resnetlab import io as fileio
-from resnetlab.analysis.plots import plot_curves
+from resnetlab.checkpoint import first_non_finite
 from resnetlab.io import atomic_write_bytes, atomic_write_text, write_json
-from resnetlab.train.config import TrainConfig, config_diff, config_from_dict, ignored_keys
+from resnetlab.train.config import TrainConfig, config_diff
 
 STATE_FILE = "train_state.pt"
-STATE_FORMAT = 1  # the version of train_state.pt
-FORMAT = STATE_FORMAT  # the old name, kept for one release
+STATE_FORMAT = 2  # the version of train_state.pt (2: "schedule" holds ScheduleLR's state)
 CONFIG_FILE = "config.yaml"
 METRICS_JSONL = "metrics.jsonl"
 METRICS_CSV = "metrics.csv"
@@ -37,8 +41,72 @@ CURVES_FILE = "curves.png"
 BEST_FILE = "best.safetensors"
 RUN_FILES = ("model.safetensors", "model.json", BEST_FILE, "best.json", STATE_FILE,
              CONFIG_FILE, METRICS_JSONL, METRICS_CSV, CURVES_FILE, SUMMARY_FILE, REPORT_FILE)
+LOCK_FILE = ".resnetlab.lock"  # flock'd while a process writes the folder (train, evaluate, export)
+HOLDER_FILE = ".resnetlab.holder"  # that process's pid and host, for the line that refuses another
 COLUMNS = ("iter", "epoch", "lr", "train_loss", "train_error", "val_error", "test_error",
            "images_per_second", "wall_time")
+
+
+class RunFolderBusy(ValueError):
+    """Another process holds the run folder."""
+
+
+_held: set[str] = set()  # the folders this process holds
+
+
+@contextmanager
+def hold(out: Path, take: bool = True, wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold the folder `out` (created if missing) for the block, with an OS lock (flock) on
+    out/.resnetlab.lock that ends with its process however it ends: a SIGKILLed holder blocks
+    nobody. Held by another process: RunFolderBusy at once, one line naming its pid; with
+    `wait`, wait(that line), then wait for the lock. A folder this process holds passes;
+    take=False (a DDP rank other than 0) takes nothing, nor does a read-only folder."""
+    out, key = Path(out), os.path.realpath(out)
+    created, lock = not os.path.exists(out), FileLock(Path(out) / LOCK_FILE, timeout=0)
+    try:
+        if take and key not in _held:
+            out.mkdir(parents=True, exist_ok=True)
+            lock.acquire()
+    except Timeout:
+        busy = f"{out} is in use by another resnetlab process ({_holder(out)})"
+        if wait is None:
+            raise RunFolderBusy(f"{busy}: wait for it to end, or choose another folder") from None
+        wait(f"{busy}: waiting for it to end")
+        lock.acquire(timeout=-1)
+    except OSError as e:  # a file (the caller's check says so), or nothing can be written there
+        if e.errno not in (errno.EEXIST, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+    if not lock.is_locked:
+        yield
+        return
+    _held.add(key)
+    try:
+        with suppress(OSError):  # read only by a process refused
+            atomic_write_text(out / HOLDER_FILE, f"pid {os.getpid()} on {socket.gethostname()}")
+        yield
+    finally:
+        _held.discard(key)
+        with suppress(OSError):
+            (out / HOLDER_FILE).unlink()
+        with suppress(OSError):  # a run that never started leaves no folder behind
+            if created and [p.name for p in out.iterdir()] == [LOCK_FILE]:
+                (out / LOCK_FILE).unlink()
+                out.rmdir()
+        lock.release()
+
+
+def _holder(out: Path) -> str:
+    """The holder's "pid N on HOST", read again for a moment while it names no live process
+    here (a new holder writes it just after taking the lock; a killed one left its own)."""
+    for _ in range(40):
+        with suppress(OSError, ValueError):
+            text = (out / HOLDER_FILE).read_text().strip()
+            _, pid, _, host = text.split()
+            if host == socket.gethostname():
+                os.kill(int(pid), 0)  # ProcessLookupError: that holder is dead
+            return text
+        time.sleep(0.05)
+    return "pid unknown"
 
 
 def write_config(out: Path, config: TrainConfig) -> None:
@@ -94,31 +162,6 @@ def mark_unfinished(out: Path) -> None:
         write_json(out / SUMMARY_FILE, {**summary, "status": "running"})
 
 
-def restore_artefacts(out: Path, summary: dict[str, Any]) -> list[str]:
-    """Rewrite what a complete run folder lacks (report.md, curves.png, metrics.csv) from
-    metrics.jsonl, config.yaml and summary.json, without training; the names rewritten."""
-    try:
-        clear_stale_temporaries(out)
-    except OSError:  # a complete run in a read-only folder is still returned as it is
-        pass
-    missing = [n for n in (METRICS_CSV, CURVES_FILE, REPORT_FILE) if not (out / n).is_file()]
-    if not missing:
-        return []
-    config = config_from_dict(read_config(out), str(out / CONFIG_FILE))
-    rows = read_metrics(out)
-    if METRICS_CSV in missing:
-        write_metrics_csv(out, rows)
-    if CURVES_FILE in missing:
-        try:  # matplotlib is optional (the plots extra): without it there is no curves.png
-            plot_curves(rows, out / CURVES_FILE, title=f"{config.model} on {config.data}")
-        except ImportError:
-            missing.remove(CURVES_FILE)
-    if REPORT_FILE in missing:
-        atomic_write_text(out / REPORT_FILE, format_report(summary, config,
-                                                           folder=summary.get("folder", False)))
-    return missing
-
-
 # The rule that flags a loss which exploded while staying finite (a run that "completes" at
 # chance error): a logged train_loss above LOSS_EXPLOSION_FACTOR times the first one logged.
 LOSS_EXPLOSION_FACTOR = 100.0
@@ -151,9 +194,10 @@ def check_out_dir(out: Path, config: TrainConfig, resume: bool, force: bool) -> 
         raise NotADirectoryError(f"{out} is a file; give --out a folder")
     has_run = (out / CONFIG_FILE).is_file()
     if not has_run:
-        # resnetlab's own temporaries (another rank's write check, a killed atomic write)
+        # resnetlab's own files (its lock, another rank's write check, a killed atomic write)
         # are not somebody else's files
-        others = sorted(p.name for p in out.iterdir() if p.name not in RUN_FILES
+        others = sorted(p.name for p in out.iterdir()
+                        if p.name not in (*RUN_FILES, LOCK_FILE, HOLDER_FILE)
                         and not (p.name.startswith(".") and p.name.endswith(".tmp")))
         if others and not force:
             listed = ", ".join(others[:4]) + (" ..." if len(others) > 4 else "")
@@ -202,134 +246,6 @@ def clear_run(out: Path) -> None:
         (out / name).unlink(missing_ok=True)
 
 
-def duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
-
-
-# Keys only image folders read, and keys only the in-memory sets (cifar, mnist, ...) read.
-FOLDER_KEYS = ("image_size", "scale_min", "scale_max", "lighting", "eval_resize", "test_views",
-               "test_scales", "workers")
-MEMORY_KEYS = ("pad", "normalize")
-CONFUSION_MAX_CLASSES = 20
-
-
-def applicable_keys(config: TrainConfig, folder: bool) -> dict[str, Any]:
-    """The config's keys that this run reads: no crop keys for an in-memory set, no milestones
-    under a schedule without them (config.yaml keeps every key)."""
-    skip = set(MEMORY_KEYS if folder else FOLDER_KEYS) | ignored_keys(config)
-    if not config.schedule_reference:
-        skip.add("schedule_reference")
-    return {k: v for k, v in config.to_dict().items() if k not in skip}
-
-
-def format_report(summary: dict[str, Any], config: TrainConfig, folder: bool = False,
-                  confusion: list[list[int]] | None = None,
-                  classes: list[str] | None = None) -> str:
-    """report.md: what was trained, the final and best-on-validation numbers, per-class
-    accuracy and (for up to CONFUSION_MAX_CLASSES classes) the test confusion matrix, the
-    recipe keys that apply to this data, time, machine."""
-    final, best = summary.get("final", {}), summary.get("best")
-    if confusion is None:  # a report rebuilt from summary.json alone
-        confusion = final.get("test_confusion")
-        classes = classes or list(final.get("test_per_class_accuracy") or {})
-    head = f"# {config.model} on {config.data}" + (f" ({config.recipe})" if config.recipe else "")
-    lines = [head,
-             "", f"Status: {summary['status']}. {summary['iters']} iterations "
-             f"({summary['epochs']:.2f} epochs) in {duration(summary['time_seconds'])}, "
-             f"{summary['train_images_per_second']:.0f} training images/s on "
-             f"{summary['device']} (amp: {summary['amp']}).", ""]
-    if summary.get("schedule"):
-        lines += [f"Learning rate: {summary['schedule']}.", ""]
-    lines += ["| | error % |", "|---|---|"]
-    for key, label in (("test_error", "final test top-1"), ("test_top5_error", "final test top-5"),
-                       ("val_error", "final validation top-1"), ("train_error",
-                                                                  "train (last window)")):
-        if final.get(key) is not None:
-            lines.append(f"| {label} | {final[key]:.2f} |")
-    if best:
-        lines.append(f"| best validation (iter {best['iter']}) | {best['val_error']:.2f} |")
-        if best.get("test_error") is not None:
-            lines.append(f"| test at best validation | {best['test_error']:.2f} |")
-    exploded = summary.get("loss_exploded")
-    if exploded:
-        lines += ["", f"**Warning: the training loss exploded**: {exploded['train_loss']:.3g} at "
-                  f"iteration {exploded['iter']}, more than {exploded['factor']:g}x its first "
-                  f"logged value ({exploded['early_loss']:.3g}). The run may have diverged while "
-                  "staying finite: lower lr, or add warm-up or grad_clip."]
-    counts = [f"{final[f'{k}_images']} {k}" for k in ("test", "val") if final.get(f"{k}_images")]
-    if counts:
-        lines += ["", f"Images evaluated: {', '.join(counts)}."]
-    skipped = summary.get("skipped_images") or {}
-    if skipped:
-        lines += ["", f"**{len(skipped)} image(s) could not be read and were skipped:**", ""]
-        lines += [f"- `{path}`: {why}" for path, why in skipped.items()]
-    init = summary.get("init")
-    if init:
-        lines += ["", "## Init weights", "", init["summary"] + "."]
-        if init.get("frozen"):
-            lines.append(f"Frozen (no gradients, BatchNorm in eval mode): "
-                         f"{', '.join(init['frozen'])}.")
-    if summary.get("data_pipeline"):
-        lines += ["", "## Data", ""] + [f"- {note}" for note in summary["data_pipeline"]]
-        lines.append("")
-    select = ("best.safetensors is the checkpoint with the lowest validation error" if best
-              else "there is no validation split: the model is the final weights")
-    lines += ["", f"Errors are top-1 unless marked; {select}; nothing is selected on test.", "",
-              f"![curves]({CURVES_FILE})", ""]
-    lines += _per_class(final.get("test_per_class_accuracy"), confusion, classes)
-    keys = applicable_keys(config, folder)
-    lines += ["## Recipe", "", f"The keys this run reads ({CONFIG_FILE} holds all "
-              f"{len(config.to_dict())}).", "",
-              "```yaml", yaml.safe_dump(keys, sort_keys=False).rstrip(), "```", "",
-              "## Machine", ""]
-    lines += [f"- {k}: {v}" for k, v in {**summary.get("machine", {}),
-                                          **summary.get("versions", {})}.items()]
-    return "\n".join(lines) + "\n"
-
-
-def _per_class(accuracy: dict[str, float] | None, confusion: list[list[int]] | None,
-               classes: list[str] | None) -> list[str]:
-    """## Per class: test accuracy per class, and the confusion matrix when small enough."""
-    if not accuracy:
-        return []
-    lines = ["## Per class (test)", "", "| class | accuracy % |", "|---|---|"]
-    lines += [f"| {name} | {acc:.2f} |" for name, acc in accuracy.items()]
-    lines.append("")
-    if confusion and classes and len(classes) <= CONFUSION_MAX_CLASSES:
-        lines += ["Confusion matrix (rows: true class, columns: predicted; counts):", "",
-                  "| true \\ predicted | " + " | ".join(classes) + " |",
-                  "|---|" + "---|" * len(classes)]
-        lines += [f"| {name} | " + " | ".join(str(int(v)) for v in row) + " |"
-                  for name, row in zip(classes, confusion)]
-        lines.append("")
-    return lines
-
-
-def rng_state() -> dict[str, Any]:
-    """Python, NumPy, torch CPU and CUDA generator states, as weights_only-loadable values."""
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    state = {
-        "python": random.getstate(),
-        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": pos,
-                  "has_gauss": has_gauss, "gauss": gauss},
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    py = state["python"]
-    random.setstate((py[0], tuple(py[1]), py[2]))
-    n = state["numpy"]
-    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"],
-                         n["has_gauss"], n["gauss"]))
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
 def save_train_state(path: str | Path, state: dict[str, Any]) -> Path:
     """torch.save into memory, then one atomic os.write: a full disk is then an OSError that
     names the file (torch's zip writer reported it as "unexpected pos N vs M")."""
@@ -348,6 +264,21 @@ def load_train_state(path: str | Path) -> dict[str, Any]:
     except Exception as e:
         raise ValueError(f"{path}: corrupt or foreign train state ({type(e).__name__}: {e}); "
                          "delete it to start the run over") from e
-    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+    if not isinstance(state, dict) or "format" not in state:
         raise ValueError(f"{path}: not a resnetlab train state (format {STATE_FORMAT})")
+    if state["format"] != STATE_FORMAT:
+        raise ValueError(f"{path}: a train state of format {state['format']}; this resnetlab "
+                         f"resumes format {STATE_FORMAT} only: start the run over (--force)")
     return state
+
+
+def first_non_finite_state(model: torch.nn.Module, ema: torch.nn.Module | None,
+                           optimizer: torch.optim.Optimizer) -> str | None:
+    """The first tensor of a train state to save (weights, BN buffers, EMA, optimizer) that
+    holds inf or nan, else None."""
+    named = {f"model {k}": v for k, v in model.state_dict().items()}
+    if ema is not None:
+        named.update({f"ema {k}": v for k, v in ema.state_dict().items()})
+    for i, group in optimizer.state_dict()["state"].items():
+        named.update({f"optimizer state {i} {k}": v for k, v in group.items()})
+    return first_non_finite(named)

@@ -1,15 +1,32 @@
-"""The learning rate at every iteration: step / cosine / one-cycle / plateau, with warm-up.
+"""The learning rate at every iteration: step / cosine / one-cycle / plateau, with warm-up,
+as the torch LRScheduler (ScheduleLR) that fit() steps and that users put in their own loop:
+
+    config = load_recipe("paper-cifar")
+    opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
+    sched = ScheduleLR(opt, config, total_iters=64000, depth=110)
+    for x, y in batches:
+        loss = ...; opt.zero_grad(); loss.backward(); opt.step()
+        sched.observe_train(batch_error_percent)   # only the paper's error-ended warm-up
+        sched.step()                                # once per optimizer step
+
+or, without the warm-up's error rule, torch's own LambdaLR:
+
+    LambdaLR(opt, lr_lambda(config, total_iters=64000))
 
 The lr is a function of the iteration plus a little state (the paper's error-triggered
-warm-up, the plateau counter) that is saved with the train state, so a resumed run follows
-the same schedule.
+warm-up: warmup_until_error, warmup_min_depth; the plateau counter) that the scheduler's
+state_dict carries, so a resumed run follows the same schedule.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+
+import torch
+from torch.optim.lr_scheduler import LRScheduler
 
 from resnetlab.train.config import TrainConfig
 
@@ -29,11 +46,20 @@ def reference_iters(config: TrainConfig, full_train_images: int) -> int | None:
     return max(1, math.ceil(ref["epochs"] * max(1, images // config.batch_size)))
 
 
-def effective_config(config: TrainConfig, total_iters: int, batches_per_epoch: int,
-                     full_train_images: int) -> TrainConfig:
-    """config with the schedule this run follows: milestones in iterations, and the keys
-    schedule_reference names moved to the same fractions of `total_iters` as they were of
-    the reference run. Without a reference it is config, milestones converted to iters."""
+@dataclass(frozen=True)
+class Timing:
+    """When the schedule's events fall in this run, in iterations: the milestones and the
+    warm-up's length (moved with the run's length when schedule_reference says so)."""
+
+    milestones: list[int]
+    warmup_iters: int
+
+
+def timing(config: TrainConfig, total_iters: int, batches_per_epoch: int = 1,
+           full_train_images: int = 0) -> Timing:
+    """The milestones in iterations, and the keys schedule_reference names moved to the same
+    fractions of `total_iters` as they were of the reference run (the held-out val_size is
+    moved by train.data.held_out). Without a reference: the config's, milestones in iters."""
     ref_total = reference_iters(config, full_train_images)
     scale = set(config.schedule_reference.get("scale", [])) if ref_total else set()
     r = total_iters / ref_total if ref_total else 1.0
@@ -42,16 +68,15 @@ def effective_config(config: TrainConfig, total_iters: int, batches_per_epoch: i
             if config.schedule_reference.get("epochs") else batches_per_epoch
         milestones = sorted({max(1, round(m * r)) for m in config.milestone_iters(ref_bpe)})
     else:
-        milestones = config.milestone_iters(batches_per_epoch)
+        milestones = sorted(config.milestone_iters(batches_per_epoch))
     warmup_iters = config.warmup_iters
     if "warmup_iters" in scale and warmup_iters:
         warmup_iters = max(1, round(warmup_iters * r))
-    return dataclasses.replace(config, milestones=milestones, milestone_unit="iters",
-                               warmup_iters=warmup_iters)
+    return Timing(milestones, warmup_iters)
 
 
-def describe(config: TrainConfig, total_iters: int, depth: int = 0) -> str:
-    """The effective schedule in iterations, in words (config: effective_config's)."""
+def describe(config: TrainConfig, when: Timing, total_iters: int, depth: int = 0) -> str:
+    """The run's schedule in iterations, in words."""
     c = config
     parts = []
     if c.warmup != "none" and depth >= c.warmup_min_depth:
@@ -59,9 +84,9 @@ def describe(config: TrainConfig, total_iters: int, depth: int = 0) -> str:
                  if c.warmup == "constant" and c.warmup_until_error is not None else "")
         kind = "constant" if c.warmup == "constant" else f"linear {c.warmup_lr:g} ->"
         parts.append(f"warm-up {kind} lr {c.warmup_lr if c.warmup == 'constant' else c.lr:g} "
-                     f"for {c.warmup_iters} iterations{until}")
+                     f"for {when.warmup_iters} iterations{until}")
     if c.schedule == "step":
-        inside = [m for m in c.milestones if m < total_iters]
+        inside = [m for m in when.milestones if m < total_iters]
         lrs = [c.lr * c.gamma ** (i + 1) for i in range(len(inside))]
         steps = ", ".join(f"{lr:g} at {m}" for m, lr in zip(inside, lrs))
         parts.append(f"lr {c.lr:g}" + (f", then {steps}" if inside else " throughout"))
@@ -75,26 +100,29 @@ def describe(config: TrainConfig, total_iters: int, depth: int = 0) -> str:
     return f"schedule ({c.schedule}, {total_iters} iterations): " + "; ".join(parts)
 
 
-def never_decays(config: TrainConfig, total_iters: int) -> bool:
-    """True when the lr stays at its peak for the whole run (config: effective_config's)."""
+def never_decays(config: TrainConfig, when: Timing, total_iters: int) -> bool:
+    """True when the lr stays at its peak for the whole run."""
     if config.schedule == "constant":
         return True
     if config.schedule == "step":
-        return config.gamma == 1 or not any(m < total_iters for m in config.milestones)
+        return config.gamma == 1 or not any(m < total_iters for m in when.milestones)
     return False
 
 
 class LRSchedule:
-    """lr(it) for a config; observe_train / observe_val feed the error-driven parts."""
+    """lr(it) for a config; observe_train / observe_val feed the error-driven parts.
+    when: the run's Timing (default: the config's, milestones converted to iterations)."""
 
     def __init__(self, config: TrainConfig, total_iters: int, batches_per_epoch: int = 1,
-                 depth: int = 0):
+                 depth: int = 0, when: Timing | None = None):
+        when = when or timing(config, total_iters, batches_per_epoch)
         self.c = config
         self.total = total_iters
-        self.milestones = sorted(config.milestone_iters(batches_per_epoch))
+        self.milestones = when.milestones
+        self.warmup_iters = when.warmup_iters
         use_warmup = config.warmup != "none" and depth >= config.warmup_min_depth
         self.warmup = config.warmup if use_warmup else "none"
-        self.warmup_end: int | None = config.warmup_iters if use_warmup else 0
+        self.warmup_end: int | None = when.warmup_iters if use_warmup else 0
         self.recent: list[float] = []
         self.best_val = math.inf
         self.bad_evals = 0
@@ -119,7 +147,7 @@ class LRSchedule:
             return max(c.lr * c.gamma ** self.decays, c.final_lr)
         if c.schedule == "constant":
             return c.lr
-        start = self.c.warmup_iters if self.warmup == "linear" else 0
+        start = self.warmup_iters if self.warmup == "linear" else 0
         t = min(max((it - start) / max(self.total - start, 1), 0.0), 1.0)
         if c.schedule == "cosine":
             return c.final_lr + (c.lr - c.final_lr) * 0.5 * (1 + math.cos(math.pi * t))
@@ -162,3 +190,61 @@ class LRSchedule:
         self.best_val = state["best_val"]
         self.bad_evals = state["bad_evals"]
         self.decays = state["decays"]
+
+
+def lr_lambda(config: TrainConfig, total_iters: int, batches_per_epoch: int = 1,
+              depth: int = 0) -> Callable[[int], float]:
+    """A function it -> lr(it) / config.lr for torch's LambdaLR (stepped once per optimizer
+    step). A warm-up that waits for the training error needs ScheduleLR.observe_train."""
+    schedule = LRSchedule(config, total_iters, batches_per_epoch, depth)
+    return lambda it: schedule.lr(it) / config.lr
+
+
+class ScheduleLR(LRScheduler):
+    """A torch LRScheduler following a recipe's schedule; call step() once per optimizer
+    step. observe_train(error %) after a step feeds the paper's error-ended warm-up,
+    observe_val(error %) the plateau schedule; state_dict() saves their state too.
+
+    A param group built at config.lr gets exactly lr(it); any other group its initial lr
+    times lr(it) / config.lr."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, config: TrainConfig,
+                 total_iters: int, batches_per_epoch: int = 1, depth: int = 0,
+                 last_epoch: int = -1, *, when: Timing | None = None):
+        self.schedule = LRSchedule(config, total_iters, batches_per_epoch, depth, when)
+        self.base = config.lr
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        lr = self.schedule.lr(max(self.last_epoch, 0))
+        return [lr if base == self.base else base * lr / self.base for base in self.base_lrs]
+
+    def watches_train_error(self) -> bool:
+        """True while a constant warm-up waits for the training error of this step."""
+        return self.schedule.watches_train_error(self.last_epoch)
+
+    def observe_train(self, batch_error: float) -> None:
+        self.schedule.observe_train(self.last_epoch, batch_error)
+
+    def observe_val(self, val_error: float) -> None:
+        """A validation error: the plateau schedule may lower the lr, from the next step on."""
+        self.schedule.observe_val(val_error)
+        self._apply()
+
+    def _apply(self) -> None:
+        """Set the groups' lr to the schedule's at the current iteration."""
+        lrs = self.get_lr()
+        for group, lr in zip(self.optimizer.param_groups, lrs):
+            group["lr"] = lr
+        self._last_lr = lrs
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "schedule")}
+        state["schedule_state"] = self.schedule.state_dict()
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        self.schedule.load_state_dict(state.pop("schedule_state"))
+        self.__dict__.update(state)
+        self._apply()  # the same lr, unless the schedule's config changed (resume --force)

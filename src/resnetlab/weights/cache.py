@@ -4,7 +4,7 @@ Files keep the publisher's names (resnet50-11ad3fa6.pth, resnet20-12fca82f.th) i
 folder: $RESNETLAB_CACHE if set, else $XDG_CACHE_HOME/resnetlab/weights (~/.cache/...).
 A copy already in torch.hub's cache ($TORCH_HOME/hub/checkpoints) is used in place.
 
-Downloads reuse resnetlab.data.download (retries, HTTP Range resume of NAME.part, atomic
+Downloads reuse resnetlab.data.sets.download (retries, HTTP Range resume of NAME.part, atomic
 rename) into NAME.unverified; only a file whose SHA-256 starts with the published checksum
 is renamed onto NAME, so the cache never holds an unchecked file under a real name. A
 mismatch removes the file and names both checksums. Processes fetching the same file (DDP

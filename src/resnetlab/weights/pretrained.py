@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from resnetlab.models.registry import create_model as registry_create_model
+from resnetlab.models.registry import build_model
 from resnetlab.weights.catalog import (
     CATALOG,
     PublishedWeights,
@@ -279,19 +279,24 @@ def load_pretrained(
     if "num_classes" not in arch and "fc.weight" in state:
         arch["num_classes"] = int(state["fc.weight"].shape[0])
     arch.update(overrides)
-    model = registry_create_model(name, **arch)
+    model = build_model(name, **arch)
     report = load_state(model, state, meta, label)
     return model, report
 
 
-def create_model(name: str, pretrained: Any = None, **overrides: Any) -> nn.Module:
-    """Build a registered network, with weights when `pretrained` is given.
+def create_model(name: str, pretrained: Any = None, num_classes: int | None = None,
+                 **kwargs: Any) -> nn.Module:
+    """Build a registered network, with weights when `pretrained` is given: resnetlab's one
+    public model factory (timm's signature).
 
-    pretrained: True (NAME's default published weights), a published weight name
-    ('cifar10-resnet20', `resnetlab weights list`), a resnetlab model file or run folder, or a
-    torchvision/timm/Idelbayev checkpoint. A num_classes other than the weights' gets a fresh
-    classifier; load_pretrained also reports what was loaded. Without pretrained this is
-    resnetlab.models.create_model."""
+    pretrained: None/False (fresh initialisation), True (NAME's default published weights), a
+    published weight name ('cifar10-resnet20', `resnetlab weights list`), a resnetlab model
+    file or run folder, or a torchvision/timm/Idelbayev checkpoint. num_classes: None keeps the
+    weights' (or the registry's) count; another value gets a fresh classifier. kwargs: the
+    architecture overrides of models.registry.build_model (in_chans, shortcut, ...).
+    load_pretrained also reports what was loaded."""
+    if num_classes is not None:
+        kwargs["num_classes"] = num_classes
     if pretrained is None or pretrained is False:
-        return registry_create_model(name, **overrides)
-    return load_pretrained(name, pretrained, **overrides)[0]
+        return build_model(name, **kwargs)
+    return load_pretrained(name, pretrained, **kwargs)[0]

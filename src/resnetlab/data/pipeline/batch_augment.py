@@ -6,14 +6,10 @@ CUDA, in NumPy on CPU (single-threaded, so it stays fast when other processes ta
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from numpy.lib.stride_tricks import sliding_window_view
-
-from resnetlab.data.pipeline.normalization import Normalization
 
 
 def in_numpy(device: str | torch.device) -> bool:
@@ -27,23 +23,6 @@ def in_numpy(device: str | torch.device) -> bool:
 def for_device(device: str | torch.device, *tensors: torch.Tensor) -> tuple:
     """The CPU tensors as NumPy arrays (same memory) where in_numpy(device), else unchanged."""
     return tuple(t.numpy() for t in tensors) if in_numpy(device) else tensors
-
-
-def normalizer(
-    channels: int,
-    normalize: str = "channel",
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
-    pixel_mean: torch.Tensor | None = None,
-    device: str | torch.device = "cpu",
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(scale, shift) such that x_uint8 * scale + shift is the normalised image (see
-    Normalization, which holds the logic; kept for callers of this signature)."""
-    norm = Normalization.from_setting(normalize, mean, std, pixel_mean, channels)
-    if norm.channels != channels:
-        raise ValueError(f"the normalization has {norm.channels} channel(s), the images "
-                         f"{channels}")
-    return norm.scale_shift(device)
 
 
 def normalize_batch(x, scale, shift, channels_last: bool = False) -> torch.Tensor:

@@ -16,8 +16,6 @@ import numpy as np
 import torch
 from PIL import Image
 
-from resnetlab.data.pipeline.normalization import IMAGENET_MEAN, IMAGENET_STD  # noqa: F401 (re-export)
-
 # AlexNet PCA lighting (Krizhevsky et al. 2012), as fb.resnet.torch: eigen-decomposition of
 # the ImageNet RGB covariance in 0..1 units; the paper uses "the standard color augmentation".
 PCA_EIGVAL = (0.2175, 0.0188, 0.0045)

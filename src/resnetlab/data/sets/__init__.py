@@ -1,2 +1,2 @@
-"""Getting data sets: where they are (sources), download, the official file formats, ImageSet
-(in-memory sets and their splits) and image folders (FolderSet)."""
+"""Getting data sets: where they are (sources), download, the readers of the official file
+formats, ImageSet (in-memory sets and their splits) and image folders (FolderSet)."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from resnetlab.data.sets import formats, guards
+from resnetlab.data.sets import guards, readers
 from resnetlab.data.sets.sources import Found, ensure
 
 
@@ -86,14 +86,14 @@ def _read_split(found: Found, split: str,
     is refused by the name of its file."""
     paths, fmt, src = found.split_paths(split), found.layout.format, found.source
     if fmt == "idx":
-        images, labels = formats.read_mnist_pair(*paths)
+        images, labels = readers.read_mnist_pair(*paths)
         if num_classes is not None:
             guards.check_label_range(labels, num_classes, paths[1])
         return images, labels
     if fmt == "cifar-bin":
-        parts = [formats.read_cifar_binary(p, src.label_bytes) for p in paths]
+        parts = [readers.read_cifar_binary(p, src.label_bytes) for p in paths]
     elif fmt == "cifar-py":
-        parts = [formats.read_cifar_python(p, src.label_key) for p in paths]
+        parts = [readers.read_cifar_python(p, src.label_key) for p in paths]
     else:
         raise ValueError(f"unknown format {fmt!r}")
     for p, (_, labels) in zip(paths, parts):
@@ -105,9 +105,9 @@ def _read_split(found: Found, split: str,
 def _classes(found: Found) -> list[str]:
     fmt = found.layout.format
     if fmt == "cifar-bin":
-        return formats.read_label_names(found.meta_paths()[0])
+        return readers.read_label_names(found.meta_paths()[0])
     if fmt == "cifar-py":
-        return formats.read_cifar_python_names(found.meta_paths()[0], found.source.names_key)
+        return readers.read_cifar_python_names(found.meta_paths()[0], found.source.names_key)
     return list(found.source.classes)
 
 

@@ -1,4 +1,4 @@
-"""What the official-format readers (formats.py) check before they trust a file's claims.
+"""What the official-format readers (readers.py) check before they trust a file's claims.
 
 A hostile file is small and claims to be huge: a gzip stream that inflates without end, a
 pickle that asks numpy for an array of a declared shape, a memo index or a counted string

@@ -7,6 +7,7 @@ raises a FileNotFoundError that says what is missing, where it looked and how to
 
 from __future__ import annotations
 
+import difflib
 import os
 import shutil
 import tarfile
@@ -143,13 +144,46 @@ SOURCES: dict[str, Source] = {
 }
 
 
+# Every spelling of a built-in set (its name and aliases, lower case) -> its name.
+NAMES = {n: s.name for s in SOURCES.values() for n in (s.name, *s.aliases)}
+FOLDER_HINT = "or a folder of class folders: train/<class>/<image> (val/, test/ optional)"
+
+
+def builtin_name(name: str) -> str | None:
+    """The built-in set NAME means, by its name or an alias in any case ('fmnist',
+    'CIFAR-10' -> 'fashion-mnist', 'cifar10'); None for anything else (an image folder, to the
+    commands that take one). The one reading of a data set name: train, data, bench,
+    reproduce, evaluate and analyze all go through it."""
+    return NAMES.get(name.strip().lower())
+
+
+def unknown_data_set(name: str, folders: bool = True) -> ValueError:
+    """The error for a name that is no built-in set (nor, where folders are taken, a
+    folder): the built-in names, the closest spellings first."""
+    close = difflib.get_close_matches(name.strip().lower(), list(NAMES), n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    known = ", ".join(s.name + (f" ({', '.join(s.aliases)})" if s.aliases else "")
+                      for s in SOURCES.values())
+    tail = f", {FOLDER_HINT}" if folders else ""
+    return ValueError(f"unknown data set {name!r}: {hint}the built-in ones are {known}{tail}")
+
+
+def resolve_data(name: str, folders: bool = True) -> str:
+    """A data set argument as the commands take it: a built-in set's name (see builtin_name)
+    or, with folders, an existing folder as given; anything else is unknown_data_set."""
+    found = builtin_name(name)
+    if found:
+        return found
+    if folders and Path(name).expanduser().is_dir():
+        return name
+    raise unknown_data_set(name, folders)
+
+
 def get_source(name: str) -> Source:
-    key = name.strip().lower()
-    for s in SOURCES.values():
-        if key == s.name or key in s.aliases:
-            return s
-    raise ValueError(f"unknown data set {name!r}; known: {', '.join(SOURCES)} "
-                     "(image folders are read with FolderLoader)")
+    found = builtin_name(name)
+    if found is None:
+        raise unknown_data_set(name)
+    return SOURCES[found]
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from resnetlab.inference.runtime import onnx_proto, quiet_exporter, require
+from resnetlab.inference.onnx_tools import onnx_proto, quiet_exporter, require
 
 META_KEY = "resnetlab"
 EXTRA_FILE = "resnetlab.json"

@@ -1,4 +1,5 @@
-"""Where and how a run computes: device, mixed precision, seeds, determinism, DDP rank."""
+"""The devices a run computes on: which device, its precision (autocast), CPU threads, seeds
+and RNG states, and the DDP rank."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import platform
 import random
 import time
+from typing import Any
 
 import numpy as np
 import torch
@@ -96,6 +98,11 @@ def busy_cores(seconds: float = 0.5) -> float | None:
     return (1 - (idle1 - idle0) / max(total1 - total0, 1)) * (os.cpu_count() or 1)
 
 
+# --deterministic with threads=0: a fixed thread count, not the idle cores at start (1 or 2 on
+# a shared machine gave other sums, and other weights, run to run).
+DETERMINISTIC_THREADS = 1
+
+
 def auto_threads() -> int:
     """CPU threads for a run: the cores that other processes leave idle, at least 1.
 
@@ -121,3 +128,28 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
         torch.backends.cudnn.benchmark = False
     else:
         torch.backends.cudnn.benchmark = True
+
+
+def rng_state() -> dict[str, Any]:
+    """Python, NumPy, torch CPU and CUDA generator states, as weights_only-loadable values."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": pos,
+                  "has_gauss": has_gauss, "gauss": gauss},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"],
+                         n["has_gauss"], n["gauss"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

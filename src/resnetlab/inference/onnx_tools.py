@@ -48,7 +48,11 @@ class MissingDependency(ImportError, ValueError):
 
 
 def require(*modules: str, purpose: str = "ONNX export and the onnxruntime backend"):
-    """Import the named optional modules, or raise MissingDependency naming the extra."""
+    """Import the named optional modules, or raise MissingDependency naming the extra.
+
+    The one lazy import of the optional heavy packages (onnx, onnxscript, onnxruntime): they
+    are imported by name here, when an export or the onnxruntime backend needs them, so
+    resnetlab works without them."""
     loaded = []
     for name in modules:
         try:

@@ -1,7 +1,0 @@
-"""Merged into resnetlab.analysis.plots (one plotting module); kept for one release. The old
-name is the very same module object."""
-
-import importlib
-import sys
-
-sys.modules[__name__] = importlib.import_module("resnetlab.analysis.plots")

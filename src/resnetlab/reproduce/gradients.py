@@ -1,7 +1,0 @@
-"""Moved to resnetlab.analysis.gradients; kept for one release. The old name is the very same module
-object."""
-
-import importlib
-import sys
-
-sys.modules[__name__] = importlib.import_module("resnetlab.analysis.gradients")
