@@ -19,6 +19,8 @@ def model_rows(pattern: str | None = None) -> list[dict]:
             {
                 "name": name,
                 "family": spec.family,
+                "dataset": spec.dataset,
+                "paper": spec.paper,
                 "depth": spec.depth,
                 "block": spec.block,
                 "shortcut": spec.default_shortcut or "none",
