@@ -224,3 +224,32 @@ def test_torchvision_and_timm_layouts():
 def test_bad_arguments_say_what_is_valid(name, kwargs, message):
     with pytest.raises(ValueError, match=message):
         resnetlab.create_model(name, **kwargs)
+
+
+def test_pre_activation_block_computes_bn_relu_conv_with_a_clean_identity_path():
+    torch.manual_seed(0)
+    model = resnetlab.create_model("preact_resnet29").eval()  # 9n+2: bottleneck blocks
+    for blk in (model.layer2[0], model.layer2[1]):  # a projection block, an identity block
+        x = torch.randn(2, blk.bn1.num_features, 8, 8)
+        with torch.no_grad():
+            pre = torch.relu(blk.bn1(x))
+            branch = blk.conv3(torch.relu(blk.bn3(blk.conv2(torch.relu(blk.bn2(blk.conv1(pre)))))))
+            shortcut = x if blk.downsample is None else blk.downsample(pre)
+            assert torch.allclose(blk(x), branch + shortcut, atol=1e-6)
+    assert model.layer2[1].downsample is None
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in model.layer2[0].downsample)
+    # the net: conv stem alone, then blocks, then BN-ReLU before pooling (Identity Mappings)
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        f = model.layer3(model.layer2(model.layer1(model.conv1(x))))
+        assert torch.allclose(model.forward_features(x), torch.relu(model.norm(f)), atol=1e-6)
+
+
+def test_squeeze_excite_gates_the_branch_before_the_addition():
+    torch.manual_seed(0)
+    blk = resnetlab.create_model("seresnet50").layer1[1].eval()
+    x = torch.randn(2, 256, 8, 8)
+    with torch.no_grad():
+        out = blk.bn3(blk.conv3(blk.relu(blk.bn2(blk.conv2(blk.relu(blk.bn1(blk.conv1(x))))))))
+        gate = torch.sigmoid(blk.se.fc2(torch.relu(blk.se.fc1(out.mean((2, 3), keepdim=True)))))
+        assert torch.allclose(blk(x), torch.relu(out * gate + x), atol=1e-6)
