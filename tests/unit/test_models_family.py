@@ -207,6 +207,7 @@ def test_torchvision_and_timm_layouts():
         ("wrn27_10", {}, "wrn depth must be 6n\\+4"),
         ("wrn28_0", {}, "width k must be >= 1"),
         ("resnext30_8x64d", {}, "9n\\+2"),
+        ("resnext50_16x4d", {}, "the ImageNet ResNeXts are resnext50_32x4d"),
         ("resnext50_32x4d", {"cardinality": 0}, "cardinality and base_width must be >= 1"),
         ("resnext50_32x4d", {"base_width": -4}, "cardinality and base_width must be >= 1"),
         ("preact_resnet164", {"base_width": 6}, "not a whole number"),

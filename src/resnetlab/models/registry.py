@@ -292,6 +292,10 @@ def _family_pattern(name: str) -> ModelSpec | None:
     if m := re.fullmatch(r"wrn(\d+)_(\d+)", name):
         return wrn_spec(int(m.group(1)), int(m.group(2)))
     if m := re.fullmatch(r"resnext(\d+)_(\d+)x(\d+)d", name):
+        if int(m.group(1)) in _IMAGENET:
+            raise ValueError(f"unknown model {name!r}: the ImageNet ResNeXts are "
+                             f"{', '.join(list_models('resnext[15]*'))}; CIFAR ones are "
+                             f"resnextD_CxWd with D = 9n+2 (29)")
         return resnext_cifar_spec(*(int(g) for g in m.groups()))
     return None
 
