@@ -220,6 +220,7 @@ def test_torchvision_and_timm_layouts():
         ("resnet20", {"features_only": True, "out_indices": (4,)}, "0 \\(stem\\) to 3"),
         ("resnet20", {"out_indices": (1,)}, "needs features_only"),
         ("resnetv2_50", {"stride_in_1x1": True}, "stride in the 3x3"),
+        ("preact_resnet164", {"stride_in_1x1": True}, "stride in the 3x3"),
     ],
 )
 def test_bad_arguments_say_what_is_valid(name, kwargs, message):

@@ -320,7 +320,7 @@ def build_model(name: str, **overrides: Any) -> nn.Module:
         overrides["shortcut"] = check_shortcut(overrides["shortcut"])
     if "num_classes" in overrides and int(overrides["num_classes"]) < 1:
         raise ValueError(f"num_classes must be >= 1, got {overrides['num_classes']}")
-    if spec.dataset == "cifar" and "stride_in_1x1" in overrides:
+    if spec.block == "basic" and "stride_in_1x1" in overrides:
         overrides.pop("stride_in_1x1")  # basic blocks have no 1x1: the choice has no effect
     if spec.family == "wrn" and spec.dataset == "cifar" and "dropout" in overrides:
         # the wide nets' dropout sits between the convs (Zagoruyko & Komodakis, Sec. 2.4)
