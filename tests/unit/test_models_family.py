@@ -215,6 +215,7 @@ def test_torchvision_and_timm_layouts():
         ("resnet20", {"drop_path_rate": 1.0}, "drop_path_rate must be in \\[0, 1\\)"),
         ("resnet20", {"drop_path_rate": -0.1}, "drop_path_rate must be in \\[0, 1\\)"),
         ("resnet20", {"dropout": 1.5}, "dropout must be in \\[0, 1\\)"),
+        ("plain20", {"drop_path_rate": 0.1}, "plain net has no shortcut"),
         ("resnet20", {"block_args": {"attn_layer": "cbam"}}, "unknown attn_layer"),
         ("resnet20", {"block_args": {"drop": 0.1}}, "unknown block_args"),
         ("resnet20", {"features_only": True, "out_indices": (4,)}, "0 \\(stem\\) to 3"),

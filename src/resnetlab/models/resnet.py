@@ -113,6 +113,9 @@ class ResNet(nn.Module):
         self.preact = preact
         self.num_stages = len(layers)
         self.drop_path_rate = check_drop_rate("drop_path_rate", drop_path_rate)
+        if self.drop_path_rate and not residual:
+            raise ValueError("drop_path_rate needs residual blocks: a plain net has no "
+                             "shortcut to keep when a branch is dropped")
         self.dropout = check_drop_rate("dropout", dropout)
 
         self.inplanes = stem_width or (widths[0] if stem == "cifar" else 64)
