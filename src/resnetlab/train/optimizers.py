@@ -20,7 +20,26 @@ def _trust(w_norm: torch.Tensor, u_norm: torch.Tensor) -> torch.Tensor:
     return torch.where(ok, w_norm / torch.where(ok, u_norm, 1.0), 1.0)
 
 
-class Lamb(torch.optim.Optimizer):
+class _PerTensor(torch.optim.Optimizer):
+    """An optimiser whose step updates each parameter with a gradient by self.update."""
+
+    def update(self, p: torch.Tensor, group: dict, state: dict) -> None:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    self.update(p, group, self.state[p])
+        return loss
+
+
+class Lamb(_PerTensor):
     """LAMB (You et al. 2019, "Large Batch Optimization for Deep Learning", Algorithm 2):
     Adam's bias-corrected step r = m̂ / (sqrt(v̂) + eps), u = r + weight_decay * w, and
     w <- w - lr * (||w|| / ||u||) * u. timm's global gradient clipping is not built in: the
@@ -33,42 +52,31 @@ class Lamb(torch.optim.Optimizer):
                         trust_clip=trust_clip, always_adapt=always_adapt)
         super().__init__(params, defaults)
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            beta1, beta2 = group["betas"]
-            wd = group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = torch.tensor(0.0)
-                    state["exp_avg"] = torch.zeros_like(p)
-                    state["exp_avg_sq"] = torch.zeros_like(p)
-                state["step"] += 1
-                t = state["step"].item()
-                m, v = state["exp_avg"], state["exp_avg_sq"]
-                m.mul_(beta1).add_(p.grad, alpha=1 - beta1)
-                v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
-                denom = (v / (1 - beta2 ** t)).sqrt_().add_(group["eps"])
-                update = (m / (1 - beta1 ** t)).div_(denom)
-                if wd:
-                    update.add_(p, alpha=wd)
-                if wd or group["always_adapt"]:
-                    ratio = _trust(p.norm(), update.norm())
-                    if group["trust_clip"]:
-                        ratio = ratio.clamp(max=1.0)
-                    update.mul_(ratio)
-                p.add_(update, alpha=-group["lr"])
-        return loss
+    def update(self, p: torch.Tensor, group: dict, state: dict) -> None:
+        beta1, beta2 = group["betas"]
+        wd = group["weight_decay"]
+        if not state:
+            state["step"] = torch.tensor(0.0)
+            state["exp_avg"] = torch.zeros_like(p)
+            state["exp_avg_sq"] = torch.zeros_like(p)
+        state["step"] += 1
+        t = state["step"].item()
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m.mul_(beta1).add_(p.grad, alpha=1 - beta1)
+        v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
+        denom = (v / (1 - beta2 ** t)).sqrt_().add_(group["eps"])
+        update = (m / (1 - beta1 ** t)).div_(denom)
+        if wd:
+            update.add_(p, alpha=wd)
+        if wd or group["always_adapt"]:
+            ratio = _trust(p.norm(), update.norm())
+            if group["trust_clip"]:
+                ratio = ratio.clamp(max=1.0)
+            update.mul_(ratio)
+        p.add_(update, alpha=-group["lr"])
 
 
-class Lars(torch.optim.Optimizer):
+class Lars(_PerTensor):
     """LARS (You et al. 2017, "Large Batch Training of Convolutional Networks", Algorithm 1):
     local lr l = trust_coefficient * ||w|| / (||g|| + weight_decay * ||w||),
     v <- momentum * v + lr * l * (g + weight_decay * w), w <- w - v. The method is defined
@@ -87,34 +95,23 @@ class Lars(torch.optim.Optimizer):
                         always_adapt=always_adapt)
         super().__init__(params, defaults)
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            wd, lr = group["weight_decay"], group["lr"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = p.grad.add(p, alpha=wd) if wd else p.grad.clone()
-                scale = torch.tensor(1.0, device=p.device)
-                if wd or group["always_adapt"]:
-                    w_norm = p.norm()
-                    scale = group["trust_coefficient"] * _trust(
-                        w_norm, p.grad.norm() + wd * w_norm + group["eps"])
-                    scale = torch.where(w_norm > 0, scale, 1.0)
-                    if group["trust_clip"]:
-                        scale = (scale / lr).clamp(max=1.0)
-                g.mul_(scale * lr)
-                state = self.state[p]
-                if "momentum_buffer" not in state:
-                    state["momentum_buffer"] = g
-                else:
-                    state["momentum_buffer"].mul_(group["momentum"]).add_(g)
-                p.sub_(state["momentum_buffer"])
-        return loss
+    def update(self, p: torch.Tensor, group: dict, state: dict) -> None:
+        wd, lr = group["weight_decay"], group["lr"]
+        g = p.grad.add(p, alpha=wd) if wd else p.grad.clone()
+        scale = torch.tensor(1.0, device=p.device)
+        if wd or group["always_adapt"]:
+            w_norm = p.norm()
+            scale = group["trust_coefficient"] * _trust(
+                w_norm, p.grad.norm() + wd * w_norm + group["eps"])
+            scale = torch.where(w_norm > 0, scale, 1.0)
+            if group["trust_clip"]:
+                scale = (scale / lr).clamp(max=1.0)
+        g.mul_(scale * lr)
+        if "momentum_buffer" not in state:
+            state["momentum_buffer"] = g
+        else:
+            state["momentum_buffer"].mul_(group["momentum"]).add_(g)
+        p.sub_(state["momentum_buffer"])
 
 
 def make_optimizer(name: str, groups: list[dict], *, lr: float, momentum: float = 0.9,
