@@ -19,7 +19,7 @@ from PIL import Image
 
 from resnetlab.data import DeviceLoader, FolderLoader, load_dataset
 from resnetlab.data.pipeline.mixing import Mixup
-from resnetlab.data.pipeline.policies import batch_rng, make_augment
+from resnetlab.data.pipeline.policies import MIX_STREAM, batch_rng, make_augment
 from resnetlab.data.sets.sources import builtin_name
 from resnetlab.models.registry import build_model
 from resnetlab.provenance import machine, versions
@@ -40,7 +40,7 @@ def measure_loader(loader, batches: int, warmup: int = 2, mixer: Mixup | None = 
     while done < warmup + batches:
         for i, (x, y) in enumerate(loader.epoch_batches(epoch)):
             if mixer is not None:
-                x, y = mixer(x, y, batch_rng(0, epoch, i, 1))
+                x, y = mixer(x, y, batch_rng(0, epoch, i, 0, MIX_STREAM))
             if done == warmup:
                 _sync(device)
                 t0 = time.perf_counter()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.optim.swa_utils import AveragedModel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 
 def ema_decay(decay: float, n: torch.Tensor, warmup: bool) -> torch.Tensor:
@@ -21,13 +21,20 @@ def ema_decay(decay: float, n: torch.Tensor, warmup: bool) -> torch.Tensor:
 
 
 def make_ema(model: nn.Module, decay: float, warmup: bool = False) -> AveragedModel:
-    """AveragedModel(model) updated as ema <- d ema + (1 - d) w with d = ema_decay(...)."""
+    """AveragedModel(model) updated as ema <- d ema + (1 - d) w with d = ema_decay(...);
+    without warm-up torch's own EMA function, so runs without it compute as before."""
     if not 0 < decay < 1:
         raise ValueError(f"ema must be a decay in (0, 1) (0 = off), got {decay}")
+    if not warmup:
+        return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
     def update(averaged: list, current: list, n: torch.Tensor) -> None:
         d = ema_decay(decay, n, warmup).to(averaged[0].device)
-        torch._foreach_mul_(averaged, d)
-        torch._foreach_add_(averaged, torch._foreach_mul(current, 1.0 - d))
+        if averaged[0].is_floating_point():
+            torch._foreach_mul_(averaged, d)
+            torch._foreach_add_(averaged, torch._foreach_mul(current, 1.0 - d))
+        else:  # integer buffers (BN's batch count), as torch's EMA treats them
+            for a, c in zip(averaged, current):
+                a.copy_(a * d + c * (1.0 - d))
 
     return AveragedModel(model, multi_avg_fn=update, use_buffers=True)

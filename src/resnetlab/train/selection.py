@@ -59,8 +59,9 @@ class TopK:
         if (error, iteration) not in ranked[:self.k]:
             return False
         save(self.path(iteration))
-        for _, it in ranked[self.k:]:
+        for _, it in ranked[self.k:]:  # the weights and the description beside them
             self.path(it).unlink(missing_ok=True)
+            self.path(it).with_suffix(".json").unlink(missing_ok=True)
         self.kept = ranked[:self.k]
         return True
 

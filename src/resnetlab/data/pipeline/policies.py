@@ -69,9 +69,13 @@ AUTO_POLICIES = {
 }
 
 
-def batch_rng(seed: int, epoch: int, index: int, stream: int = 0) -> np.random.Generator:
-    """A generator that depends only on (seed, epoch, batch index, stream)."""
-    return np.random.default_rng(np.random.SeedSequence([seed, epoch, index, stream]))
+AUGMENT_STREAM, MIX_STREAM = 0, 1  # the loaders' policies; mixup / CutMix in the loop
+
+
+def batch_rng(seed: int, epoch: int, index: int, rank: int = 0,
+              stream: int = AUGMENT_STREAM) -> np.random.Generator:
+    """A generator that depends only on (seed, epoch, batch index, rank, stream)."""
+    return np.random.default_rng(np.random.SeedSequence([seed, epoch, index, rank, stream]))
 
 
 def writable(x):

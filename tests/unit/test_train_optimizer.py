@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from resnetlab.train.losses import Loss
-from resnetlab.train.optimizers import Lamb, Lars, make_optimizer
+from resnetlab.train.optimizer import Lamb, Lars, make_optimizer
 
 
 def _params(seed=0):

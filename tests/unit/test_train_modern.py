@@ -1,0 +1,72 @@
+"""fit() with the issue-22 keys: accumulation over k slices equals one batch; early stopping
+stops; top-k keeps k; the other optimisers, BCE and the policies train (resume with mixing,
+RandAugment and EMA on: test_train_engine.py)."""
+
+import json
+
+import pytest
+import torch
+from train_helpers import learnable_mnist, tiny_config
+
+from resnetlab.train import fit
+from resnetlab.train.optimizer import build_optimizer
+from resnetlab.train.step import TrainStep
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    return learnable_mnist(tmp_path_factory.mktemp("mnist"))
+
+
+def test_accumulating_k_slices_equals_one_batch():
+    """Without BatchNorm (whose statistics are per slice) the update is the same."""
+    torch.manual_seed(0)
+    x, y = torch.randn(16, 3, 6, 6), torch.randint(0, 4, (16,))
+    weights = []
+    for k in (1, 4):
+        torch.manual_seed(1)
+        net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(),
+                                  torch.nn.Flatten(), torch.nn.Linear(8 * 16, 4))
+        opt = build_optimizer(net, 0.5, 0.9, 1e-3, name="sgd")
+        step = TrainStep(net, opt, torch.device("cpu"), None, accumulate=k)
+        for _ in range(3):
+            loss, correct = step(x, y)
+        weights.append([p.detach().clone() for p in net.parameters()])
+    for a, b in zip(*weights):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="accumulate=4 does not divide this process's batch"):
+        step(x[:6], y[:6])
+
+
+def test_early_stopping_stops_and_says_where(root, tmp_path):
+    cfg = tiny_config(root, iters=16, val_size=32, eval_every=2, early_stop_patience=2,
+                      early_stop_delta=100.0)  # no later gain reaches 100 points
+    r = fit(cfg, tmp_path)  # evaluation 1 (iter 2) sets the best; 2 and 3 fail: stop at 6
+    assert r.summary["stopped_early_at"] == 6 and r.summary["iters"] == 6
+    assert r.summary["status"] == "complete" and r.summary["final"]["test_error"] is not None
+
+
+def test_top_k_keeps_the_k_lowest_validation_errors(root, tmp_path):
+    r = fit(tiny_config(root, iters=16, val_size=32, eval_every=2, keep_top_k=2), tmp_path)
+    kept = sorted(p.name for p in tmp_path.glob("best-*.safetensors"))
+    assert len(kept) == 2 and len(list(tmp_path.glob("best-*.json"))) == 2
+    evals = sorted((m["val_error"], m["iter"]) for m in r.metrics if "val_error" in m)
+    evals.append((r.summary["final"]["val_error"], 16))
+    best = sorted(evals)[:2]
+    assert kept == sorted(f"best-{it:08d}.safetensors" for _, it in best)
+    meta = json.loads((tmp_path / kept[0].replace(".safetensors", ".json")).read_text())
+    assert meta["model"] == "resnet8"
+
+
+@pytest.mark.parametrize("overrides", [
+    {"optimizer": "lamb", "lr": 0.01, "weight_decay": 0.02, "loss": "bce",
+     "bce_target_threshold": 0.2, "mixup_alpha": 0.1, "cutmix_alpha": 1.0,
+     "nesterov": False, "wd_exclude": ["norm", "bias"], "accumulate": 2},
+    {"optimizer": "lars", "lr": 1.0, "nesterov": False, "augment": "trivialaugment"},
+    {"optimizer": "adamw", "lr": 0.003, "nesterov": False, "augment": "autoaugment-cifar10",
+     "color_jitter": 0.4, "label_smoothing": 0.1, "cutmix_alpha": 1.0},
+])
+def test_the_other_optimisers_losses_and_policies_train(root, tmp_path, overrides):
+    r = fit(tiny_config(root, iters=8, **overrides), tmp_path)
+    losses = [m["train_loss"] for m in r.metrics]
+    assert r.summary["status"] == "complete" and all(map(lambda v: v == v, losses))
