@@ -70,3 +70,44 @@ def test_the_other_optimisers_losses_and_policies_train(root, tmp_path, override
     r = fit(tiny_config(root, iters=8, **overrides), tmp_path)
     losses = [m["train_loss"] for m in r.metrics]
     assert r.summary["status"] == "complete" and all(map(lambda v: v == v, losses))
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """A tiny ImageNet-layout folder: 3 colour classes, train/ and val/."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("imgs")
+    for split, n in (("train", 4), ("val", 2)):
+        for c, rgb in enumerate(((220, 30, 30), (30, 200, 40), (40, 40, 210))):
+            (root / split / f"c{c}").mkdir(parents=True)
+            for i in range(n):
+                Image.new("RGB", (40 + 4 * i, 36), rgb).save(root / split / f"c{c}" / f"{i}.png")
+    return root
+
+
+@pytest.mark.slow  # a ResNet-50 each: 10-15 s on the shared 2-core machine
+@pytest.mark.parametrize("recipe", ["bag-of-tricks", "rsb-a3", "tv-v2"])
+def test_imagenet_recipes_run_two_iterations_on_a_tiny_folder(folder, tmp_path, recipe):
+    """The recipe's model, optimiser, loss, mixing and policy as shipped; only the sizes, the
+    batch and the length shrink to fit a 12-image folder."""
+    from resnetlab.train import load_recipe
+
+    cfg = load_recipe(recipe, dict(
+        data="tiny", data_root=str(folder), iters=2, batch_size=4, image_size=32, eval_size=32,
+        eval_resize=36, val_size=3, warmup_iters=1, workers=0, eval_batch_size=4,
+        checkpoint_every=2, log_every=1, device="cpu", progress="off", tensorboard=False,
+        threads=1))
+    r = fit(cfg, tmp_path)
+    assert r.summary["status"] == "complete" and r.summary["iters"] == 2
+    assert r.summary["recipe"] == recipe and r.summary["model"] == "resnet50"
+
+
+def test_modern_cifar_runs_two_iterations(root, tmp_path):
+    from resnetlab.train import load_recipe
+
+    cfg = load_recipe("modern-cifar", dict(
+        data="mnist", data_root=str(root), iters=2, batch_size=32, val_size=32, warmup_iters=1,
+        eval_batch_size=64, checkpoint_every=2, log_every=1, device="cpu", progress="off",
+        tensorboard=False, threads=1))
+    assert fit(cfg, tmp_path).summary["status"] == "complete"
