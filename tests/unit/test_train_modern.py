@@ -111,3 +111,27 @@ def test_modern_cifar_runs_two_iterations(root, tmp_path):
         eval_batch_size=64, checkpoint_every=2, log_every=1, device="cpu", progress="off",
         tensorboard=False, threads=1))
     assert fit(cfg, tmp_path).summary["status"] == "complete"
+
+
+def test_folder_crop_keys_reach_the_loader(folder):
+    """crop=rrc with rrc_scale / rrc_ratio builds RandomResizedCrop with them; eval_size sets
+    the evaluation crop; augment reaches the folder loader."""
+    from resnetlab.data import scan_folder
+    from resnetlab.data.pipeline.image_transforms import CenterCrop, RandomResizedCrop
+    from resnetlab.distributed import DistInfo
+    from resnetlab.train import load_recipe
+    from resnetlab.train.data import data_options, make_loader
+
+    cfg = load_recipe("tv-v2", dict(data_root=str(folder), image_size=32, eval_size=40,
+                                    eval_resize=48, rrc_scale=[0.25, 0.5], rrc_ratio=[0.5, 2.0],
+                                    workers=0))
+    opts, ds = data_options(cfg), scan_folder(folder / "train")
+    norm = {"mean": [0.5] * 3, "std": [0.25] * 3}
+    kw = dict(opts=opts, device=torch.device("cpu"), dist=DistInfo())
+    train = make_loader(ds, norm, 4, train=True, **kw)
+    crop = train.dataset.transform
+    assert isinstance(crop, RandomResizedCrop)
+    assert (crop.size, crop.scale, crop.ratio) == (32, (0.25, 0.5), (0.5, 2.0))
+    assert train.augment is not None
+    val = make_loader(ds, norm, 4, train=False, **kw).dataset.transform
+    assert isinstance(val, CenterCrop) and (val.size, val.resize) == (40, 48)
