@@ -69,3 +69,16 @@ def test_bench_folder_json(tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["loader"] == "FolderLoader" and result["images_per_second"] > 0
     assert result["by_workers"][0]["workers"] == 0
+
+
+def test_bench_data_with_randaugment_and_mixing(root, capsys):
+    assert main(["bench", "data", "--data", "mnist", "--root", str(root), "--batch-size", "8",
+                 "--batches", "3", "--model", "none", "--augment", "randaugment",
+                 "--magnitude", "6", "--mixup", "0.2", "--cutmix", "1.0"]) == 0
+    out = capsys.readouterr().out
+    assert "augment randaugment m6, mixup 0.2, cutmix 1" in out
+    assert main(["bench", "data", "--data", "mnist", "--root", str(root), "--model", "none",
+                 "--augment", "randaugment", "--magnitude", "30"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("resnetlab bench: error: randaugment_magnitude must be in 0..10 (the paper's "
+                   "and timm's scale), got 30.0")

@@ -10,6 +10,7 @@ from PIL import Image
 
 from resnetlab.data import FolderLoader, scan_folder
 from resnetlab.data.pipeline.image_transforms import CenterCrop, ScaleAugment
+from resnetlab.data.pipeline.policies import make_augment
 
 TINY_TRAIN = ScaleAugment(size=16, lo=20, hi=30)
 TINY_EVAL = CenterCrop(16, 20)
@@ -134,3 +135,18 @@ def test_corrupt_images_reported_by_path_and_counted(tmp_path):
                           skip_corrupt=False)
     with pytest.raises(ValueError, match="garbage.jpg|truncated.jpg"):
         _ys(strict)
+
+
+def test_train_batch_augment_is_applied_and_resumable(tmp_path):
+    root = make_folder(tmp_path, per_class=4)
+    aug = make_augment("randaugment", magnitude=9, random_erase=1.0, erase_fill=(255, 0, 255))
+    kw = dict(train=True, transform=TINY_TRAIN, seed=3, workers=0, mean=(0, 0, 0),
+              std=(1, 1, 1), lighting=0.0)
+    a = list(FolderLoader(root, 4, augment=aug, **kw).epoch_batches(1))
+    c = list(FolderLoader(root, 4, augment=aug, **kw).epoch_batches(1, start=1))
+    plain = list(FolderLoader(root, 4, **kw).epoch_batches(1))
+    for (xa, ya), (xc, yc) in zip(a[1:], c):
+        assert torch.equal(xa, xc) and torch.equal(ya, yc)
+    erased = (a[0][0] == torch.tensor([1.0, 0.0, 1.0])[:, None, None]).all(1)
+    assert erased.flatten(1).any(1).all()  # every image got its box
+    assert torch.equal(a[0][1], plain[0][1]) and not torch.equal(a[0][0], plain[0][0])

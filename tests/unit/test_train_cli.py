@@ -87,6 +87,13 @@ def test_evaluate_val_needs_a_validation_split(root, tmp_path, capsys):
     (["--model", "resnet7"], "6n+2"),
     (["--data", "fashion-mnst"], "fashion-mnst"),
     (["--recipe", "paper-cifr"], "did you mean paper-cifar"),
+    (["--set", "mixup_alpha=-0.5"], "mixup_alpha must be >= 0, got -0.5"),
+    (["--set", "augment=randaugment", "--set", "randaugment_magnitude=11"],
+     "randaugment_magnitude must be in [0, 10], got 11"),
+    (["--set", "augment=autoaugment"], "augment='autoaugment' is not one of none | "),
+    (["--set", "optimizer=lars", "--set", "momentum=0", "--set", "nesterov=false"],
+     "optimizer lars needs momentum in (0, 1)"),
+    (["--set", "accumulate=5"], "accumulate=5 does not divide batch_size"),
 ])
 def test_bad_input_is_a_clear_error(root, tmp_path, capsys, extra, message):
     assert main(train_args(root, tmp_path / "r", *extra)) == 2

@@ -154,7 +154,25 @@ def test_tensorboard_is_auto_true_or_false():
     (lambda: dataclasses.replace(load_recipe("demo"), wd_exclude=["conv"]),
      "wd_exclude item 'conv' is not one of norm | bias"),
     (lambda: dataclasses.replace(load_recipe("paper-cifar"), momentum=0, nesterov=True),
-     "nesterov needs momentum > 0"),
+     "nesterov needs optimizer sgd with momentum > 0"),
+    # issue 22: the modern recipes' keys
+    (lambda: load_recipe("demo", {"mixup_alpha": -0.2}),
+     "override: mixup_alpha must be >= 0, got -0.2"),
+    (lambda: load_recipe("demo", {"augment": "randaugment", "randaugment_magnitude": 12}),
+     "override: randaugment_magnitude must be in [0, 10], got 12"),
+    (lambda: load_recipe("demo", {"augment": "autoaugment-svhn"}),
+     "override: augment='autoaugment-svhn' is not one of none | randaugment | trivialaugment"),
+    (lambda: load_recipe("demo", {"optimizer": "lars", "momentum": 0}),
+     "optimizer lars needs momentum in (0, 1) (You et al. 2017 use 0.9), got momentum=0.0"),
+    (lambda: load_recipe("demo", {"accumulate": 3}),
+     "accumulate=3 does not divide batch_size=128: each step needs equal slices"),
+    (lambda: load_recipe("demo", {"randaugment_magnitude": 5}),
+     "randaugment_magnitude is ignored under augment='none' (used only by "
+     "augment=randaugment): drop it, or set augment too"),
+    (lambda: load_recipe("demo", {"optimizer": "adam"}),
+     "override: optimizer='adam' is not one of sgd | adamw | lamb | lars"),
+    (lambda: load_recipe("demo", {"crop": "rrc", "rrc_scale": [0.5, 0.2]}),
+     "rrc_scale=[0.5, 0.2]: need 0 < low <= high <= 1"),
 ])
 def test_a_bad_value_is_one_line_naming_key_value_and_what_is_allowed(build, line):
     """pydantic's multi-line report never reaches the user, whichever way a config is built."""

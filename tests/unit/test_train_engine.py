@@ -115,13 +115,23 @@ def test_resume_with_force_continues_under_the_new_length(root, tmp_path):
     assert r.metrics[2]["iter"] == 9 and r.metrics[2]["lr"] == LRSchedule(cfg, 12, depth=8).lr(8)
 
 
+# issue 22: the augmentation and mixing draws come from the batch's position, EMA warm-up's
+# count from the saved EMA: resume stays bitwise with all of them on
+MODERN = {"mixup_alpha": 0.2, "cutmix_alpha": 1.0, "augment": "randaugment",
+          "randaugment_magnitude_std": 0.5, "random_erase": 0.25, "ema_warmup": True}
+
+
+@pytest.mark.parametrize("extra", [{}, MODERN], ids=["paper", "mixup-cutmix-randaugment-ema"])
 def test_interrupted_run_resumes_mid_epoch_to_bitwise_equal_weights(root, tmp_path,
-                                                                    monkeypatch):
+                                                                    monkeypatch, extra):
     """Stopped at iteration 12 (last checkpoint: 10, mid-epoch 2), re-running into the same
     folder ends with exactly the weights of an uninterrupted run."""
     from resnetlab.train import engine
 
-    full = fit(tiny_config(root, iters=14, deterministic=True, ema=0.5), tmp_path / "a")
+    def config():
+        return tiny_config(root, iters=14, deterministic=True, ema=0.5, **extra)
+
+    full = fit(config(), tmp_path / "a")
     calls = {"n": 0}
     orig = engine.TrainStep.__call__
 
@@ -133,10 +143,11 @@ def test_interrupted_run_resumes_mid_epoch_to_bitwise_equal_weights(root, tmp_pa
 
     monkeypatch.setattr(engine.TrainStep, "__call__", stop_at_12)
     with pytest.raises(KeyboardInterrupt):
-        fit(tiny_config(root, iters=14, deterministic=True, ema=0.5), tmp_path / "b")
-    assert load_train_state(tmp_path / "b" / STATE_FILE)["iter"] == 10
+        fit(config(), tmp_path / "b")
+    state = load_train_state(tmp_path / "b" / STATE_FILE)
+    assert state["iter"] == 10 and state["batch"] == 2
     monkeypatch.setattr(engine.TrainStep, "__call__", orig)
-    resumed = fit(tiny_config(root, iters=14, deterministic=True, ema=0.5), tmp_path / "b")
+    resumed = fit(config(), tmp_path / "b")
     a = load_file(str(full.out_dir / "model.safetensors"))
     b = load_file(str(resumed.out_dir / "model.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
@@ -219,8 +230,8 @@ def test_step_fp16_uses_a_grad_scaler_and_bf16_does_not():
     from resnetlab import create_model
     from resnetlab.train import load_recipe
     from resnetlab.train.devices import auto_threads, resolve_amp
-    from resnetlab.train.engine import TrainStep
     from resnetlab.train.optimizer import build_optimizer
+    from resnetlab.train.step import TrainStep
 
     cfg = load_recipe("demo")
     cpu = torch.device("cpu")

@@ -18,6 +18,8 @@ import torch
 from PIL import Image
 
 from resnetlab.data import DeviceLoader, FolderLoader, load_dataset
+from resnetlab.data.pipeline.mixing import Mixup
+from resnetlab.data.pipeline.policies import MIX_STREAM, batch_rng, make_augment
 from resnetlab.data.sets.sources import builtin_name
 from resnetlab.models.registry import build_model
 from resnetlab.provenance import machine, versions
@@ -30,12 +32,15 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def measure_loader(loader, batches: int, warmup: int = 2) -> dict:
-    """Images/s over `batches` batches after `warmup`, walking epochs as needed."""
+def measure_loader(loader, batches: int, warmup: int = 2, mixer: Mixup | None = None) -> dict:
+    """Images/s over `batches` batches after `warmup`, walking epochs as needed; with a
+    mixer, each batch is also mixed (mixup/CutMix + soft targets), as training would."""
     device = getattr(loader, "device", torch.device("cpu"))
     done, images, t0, epoch = 0, 0, None, 0
     while done < warmup + batches:
-        for x, _ in loader.epoch_batches(epoch):
+        for i, (x, y) in enumerate(loader.epoch_batches(epoch)):
+            if mixer is not None:
+                x, y = mixer(x, y, batch_rng(0, epoch, i, 0, MIX_STREAM))
             if done == warmup:
                 _sync(device)
                 t0 = time.perf_counter()
@@ -113,7 +118,10 @@ def synthetic_jpeg_folder(folder: Path, n: int = 256, size=(500, 375), classes: 
 def bench_device_loader(data: str, *, root: str | None = None, batch_size: int = 128,
                         batches: int | None = None, device: str = "cpu",
                         channels_last: bool = False, model: str = "resnet20",
-                        steps: int = 4) -> dict:
+                        steps: int = 4, augment: str = "none", magnitude: float = 9.0,
+                        mixup: float = 0.0, cutmix: float = 0.0) -> dict:
+    """DeviceLoader images/s (with the `augment` policy at RandAugment `magnitude`, and
+    mixup/CutMix at those alphas, when set) against the model's train step."""
     if data in SYNTHETIC:
         n, c, h, w = SYNTHETIC[data]
         g = torch.Generator().manual_seed(0)
@@ -124,10 +132,14 @@ def bench_device_loader(data: str, *, root: str | None = None, batch_size: int =
         ds = load_dataset(data, "train", root=root)
         images, labels, mean, std, classes = ds.images, ds.labels, ds.mean, ds.std, len(ds.classes)
     loader = DeviceLoader(images, labels, batch_size, train=True, device=device,
-                          mean=mean, std=std, pad=4, flip=True, channels_last=channels_last)
+                          mean=mean, std=std, pad=4, flip=True, channels_last=channels_last,
+                          augment=make_augment(augment, magnitude=magnitude))
+    mixer = Mixup(classes, mixup, cutmix) if mixup or cutmix else None
     result = {"bench": "data", "loader": "DeviceLoader", "data": data,
               "batch_size": batch_size, "device": str(loader.device),
-              **measure_loader(loader, batches or 200)}
+              "augment": augment, "magnitude": magnitude if augment == "randaugment" else None,
+              "mixup": mixup, "cutmix": cutmix,
+              **measure_loader(loader, batches or 200, mixer=mixer)}
     if model != "none":
         shape = tuple(images.shape[1:])
         rows = [measure_train_step(model, shape, classes, batch_size, steps=steps,
@@ -170,7 +182,8 @@ def bench_data(data: str, **options) -> dict:
         keys = ("batch_size", "batches", "device", "workers", "transform", "images")
         result = bench_folder_loader(data, **{k: v for k, v in options.items() if k in keys})
     else:
-        keys = ("root", "batch_size", "batches", "device", "channels_last", "model", "steps")
+        keys = ("root", "batch_size", "batches", "device", "channels_last", "model", "steps",
+                "augment", "magnitude", "mixup", "cutmix")
         result = bench_device_loader(data, **{k: v for k, v in options.items() if k in keys})
     info = machine()
     result["machine"] = {**info, "cpu_count": info["cores"], **versions(),
@@ -180,8 +193,12 @@ def bench_data(data: str, **options) -> dict:
 
 def format_data(result: dict) -> str:
     """bench_data's result as text lines."""
+    extras = [f"augment {result['augment']}" + (f" m{result['magnitude']:g}"
+                                                 if result.get("magnitude") is not None else "")
+              ] if result.get("augment", "none") != "none" else []
+    extras += [f"{k} {result[k]:g}" for k in ("mixup", "cutmix") if result.get(k)]
     lines = [f"{result['loader']} on {result['data']}: {result['images_per_second']:,.0f} "
-             f"images/s (batch {result['batch_size']})"]
+             f"images/s (batch {result['batch_size']}{''.join(', ' + e for e in extras)})"]
     for r in result.get("by_workers", []):
         lines.append(f"  {r['workers']} worker(s): {r['images_per_second']:,.0f} images/s, "
                      f"{r['images_per_second_per_worker']:,.0f} per worker")

@@ -20,8 +20,8 @@ from resnetlab.models.stats import count_macs
 from resnetlab.provenance import machine, versions
 from resnetlab.train.config import TrainConfig
 from resnetlab.train.devices import pick_device, resolve_amp
-from resnetlab.train.engine import TrainStep
 from resnetlab.train.optimizer import build_optimizer
+from resnetlab.train.step import TrainStep
 
 
 def _sync(device: torch.device) -> None:

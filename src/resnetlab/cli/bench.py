@@ -37,7 +37,9 @@ def run_data(args) -> int:
     result = bench_data(args.data, root=args.root, batch_size=args.batch_size,
                         batches=args.batches, device=args.device,
                         channels_last=args.channels_last, model=args.model, steps=args.steps,
-                        workers=args.workers, transform=args.transform, images=args.images)
+                        workers=args.workers, transform=args.transform, images=args.images,
+                        augment=args.augment, magnitude=args.magnitude, mixup=args.mixup,
+                        cutmix=args.cutmix)
     print(json.dumps(result) if args.json else format_data(result))
     return 0
 
@@ -85,6 +87,13 @@ def _register_data(bsub) -> None:
                    help="FolderLoader worker counts to measure")
     p.add_argument("--transform", default="scale", help="FolderLoader train transform")
     p.add_argument("--images", type=int, default=512, help="synthetic-jpeg: how many")
+    p.add_argument("--augment", default="none", help="small sets: batch augmentation policy "
+                   "(none, randaugment, trivialaugment, autoaugment-cifar10, "
+                   "autoaugment-imagenet)")
+    p.add_argument("--magnitude", type=float, default=9.0,
+                   help="RandAugment magnitude, 0..10 (default: 9)")
+    p.add_argument("--mixup", type=float, default=0.0, help="small sets: mixup alpha (0 = off)")
+    p.add_argument("--cutmix", type=float, default=0.0, help="small sets: CutMix alpha (0 = off)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(func=run_data)

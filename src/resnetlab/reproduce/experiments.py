@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from resnetlab.analysis.report import Report
-from resnetlab.reproduce import degradation, depth, responses, shortcuts
-from resnetlab.reproduce.experiment import Options
+from resnetlab.reproduce import degradation, depth, responses, shortcuts, tricks
+from resnetlab.reproduce.experiment import Options, measured_eta
 from resnetlab.reproduce.runner import RunSpec, execute
 
 # Each module has TITLE, plan(opts) -> [RunSpec] and analyze(records, opts, report) -> dict.
 EXPERIMENTS = {"degradation": degradation, "shortcuts": shortcuts, "depth": depth,
-               "responses": responses}
+               "responses": responses, "tricks": tricks}
 
 
 def run_experiment(
@@ -32,6 +32,8 @@ def run_experiment(
     report = Report(module.TITLE, out, opts.command)
     log(f"{name}: {len(specs)} runs, budget {opts.budget}, data {opts.data}, "
         f"runs in {opts.runs_dir(name)}")
+    if getattr(module, "PRINT_ETA", False):  # measured before any training starts
+        log(f"{name}: {measured_eta(specs, opts.runs_dir(name), opts.data)[1]}")
     records = execute(specs, opts.runs_dir(name), force=opts.force, log=log, **execute_kw)
     results = module.analyze(records, opts, report)
     results = {

@@ -107,6 +107,14 @@ ADDED_KEYS: dict[str, Any] = {
     "schedule_reference": {},
     # issue 21: stochastic depth and dropout
     "drop_path_rate": 0.0, "dropout": None,
+    # issue 22: modern recipes (optimisers, losses, mixing, augmentation, selection)
+    "optimizer": "sgd", "betas": [0.9, 0.999], "eps": None, "trust_coefficient": 0.001,
+    "trust_clip": False, "accumulate": 1, "loss": "ce", "bce_target_threshold": None,
+    "mixup_alpha": 0.0, "cutmix_alpha": 0.0, "mix_prob": 1.0, "mix_switch_prob": 0.5,
+    "ema_warmup": False, "early_stop_patience": 0, "early_stop_delta": 0.0, "keep_top_k": 0,
+    "augment": "none", "randaugment_ops": 2, "randaugment_magnitude": 9.0,
+    "randaugment_magnitude_std": 0.0, "random_erase": 0.0, "color_jitter": 0.0,
+    "crop": "scale", "rrc_scale": [0.08, 1.0], "rrc_ratio": [0.75, 4 / 3], "eval_size": 0,
 }
 
 

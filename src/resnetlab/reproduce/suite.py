@@ -25,7 +25,7 @@ from resnetlab.io import atomic_write_text
 from resnetlab.reproduce.budgets import is_folder
 from resnetlab.reproduce.claims import claims, verdict_cell
 from resnetlab.reproduce.degradation import DEPTHS as DEGRADATION_DEPTHS
-from resnetlab.reproduce.experiment import Options, budget_paragraph
+from resnetlab.reproduce.experiment import SHAPES, Options, budget_paragraph, measure_speed
 from resnetlab.reproduce.experiments import EXPERIMENTS, run_experiment
 from resnetlab.reproduce.runner import (
     RunRecord,
@@ -43,9 +43,6 @@ from resnetlab.train.run_folder import read_config
 # the ones degradation, shortcuts (option A) and responses then find in the cache.
 ORDER = ("depth", "degradation", "shortcuts", "responses")
 TITLE = "The paper's claims, reproduced (index)"
-# (channels, size, classes, test images) of the built-in sets, for the time estimate.
-SHAPES = {"mnist": (1, 28, 10, 10000), "fashion-mnist": (1, 28, 10, 10000),
-          "cifar10": (3, 32, 10, 10000), "cifar100": (3, 32, 100, 10000)}
 COMPILE_CHOICES = ("auto", "on", "off")
 
 
@@ -111,17 +108,6 @@ def plan_suite(opts: Options) -> list[Planned]:
                 p.done_iters = int(read_json(summary).get("iters") or 0)
             planned[out_dir] = p
     return list(planned.values())
-
-
-def measure_speed(config: TrainConfig, data: str, steps: int = 3) -> float:
-    """Training images/s of one net on this machine now: a few engine steps (after a
-    warm-up) at the run's batch, input shape, precision and memory format."""
-    channels, size, classes, _ = SHAPES.get(data, (3, config.image_size, 10, 0))
-    probe = dataclasses.replace(config, compile=False)
-    r = bench_train(config.model, config.batch_size, steps=steps, rounds=1, image_size=size,
-                    channels=channels, num_classes=classes, config=probe, baseline=False,
-                    overrides=config.model_overrides, matmul=False)
-    return float(r["images_per_second"])
 
 
 def estimate(planned: list[Planned], data: str,

@@ -86,6 +86,21 @@ class TrainConfig:
     nesterov: bool = key(False, "Nesterov momentum (needs momentum > 0)")
     weight_decay: float = key(1e-4, "L2 penalty", ge=0)
     wd_exclude: list[Literal["norm", "bias"]] = key([], "parameters without weight decay")
+    # optimizer: the others (train/optimizer.py)
+    optimizer: Literal["sgd", "adamw", "lamb", "lars"] = key(
+        "sgd", "sgd (momentum, nesterov), adamw (torch's), lamb (You et al. 2019) or lars (You "
+        "et al. 2017, needs momentum)")
+    betas: list[float] = key([0.9, 0.999], "Adam moments' decays", only="optimizer=adamw|lamb",
+                             min_length=2, max_length=2)
+    eps: float | None = key(None, "Adam denominator term (null: AdamW 1e-8, LAMB 1e-6)",
+                            only="optimizer=adamw|lamb", gt=0)
+    trust_coefficient: float = key(0.001, "LARS trust coefficient (eta)", only="optimizer=lars",
+                                   gt=0)
+    trust_clip: bool = key(False, "cap the trust ratio (LAMB: at 1; LARS: the layer's lr at lr)",
+                           only="optimizer=lamb|lars")
+    accumulate: int = key(1, "gradient accumulation: each step sums the gradients of this many "
+                          "equal slices of batch_size, which stays the batch the schedule and "
+                          "lr see", ge=1)
     # learning-rate schedule
     schedule: Literal["step", "cosine", "onecycle", "plateau", "constant"] = key(
         "step", "lr schedule")
@@ -119,17 +134,56 @@ class TrainConfig:
                                    "used as stated)")
     # regularisation
     label_smoothing: float = key(0.0, "label smoothing", ge=0, lt=1)
+    loss: Literal["ce", "bce"] = key("ce", "cross-entropy, or binary cross-entropy per class "
+                                     "(ResNet strikes back)")
+    bce_target_threshold: float | None = key(None, "bce: targets above this become 1, the rest "
+                                             "0 (RSB: 0.2; null: off)", only="loss=bce",
+                                             ge=0, lt=1)
+    mixup_alpha: float = key(0.0, "mixup's Beta(alpha, alpha) (0: off)", ge=0)
+    cutmix_alpha: float = key(0.0, "CutMix's Beta(alpha, alpha) (0: off)", ge=0)
+    mix_prob: float = key(1.0, "probability that a batch is mixed at all", ge=0, le=1)
+    mix_switch_prob: float = key(0.5, "with both alphas set: probability of CutMix over mixup",
+                                 ge=0, le=1)
     ema: float = key(0.0, "decay of an exponential moving average of the weights (0: off)",
                      ge=0, lt=1)
+    ema_warmup: bool = key(False, "ema decay min(ema, (1 + n) / (10 + n)) at update n")
+    early_stop_patience: int = key(0, "stop after this many evaluations without a val_error "
+                                   "gain of early_stop_delta (0: never)", ge=0)
+    early_stop_delta: float = key(0.0, "val_error gain (% points) that resets the patience",
+                                  ge=0)
+    keep_top_k: int = key(0, "keep the k checkpoints of lowest val_error as "
+                          "best-ITER.safetensors (0: off)", ge=0)
     grad_clip: float = key(0.0, "clip the gradient norm to this (0: off)", ge=0)
     # augmentation and input (in-memory sets: pad + crop + flip; image folders: scale
     # augmentation to image_size crops, PCA lighting, and the test views)
     pad: int = key(4, "in-memory sets: zero padding (px) before the random crop (0: no "
                    "shifts)", ge=0)
     flip: bool = key(True, "random horizontal flips")
+    augment: Literal["none", "randaugment", "trivialaugment", "autoaugment-cifar10",
+                     "autoaugment-imagenet"] = key(
+        "none", "a policy on each training batch, after the crop: RandAugment, "
+        "TrivialAugmentWide or AutoAugment's CIFAR-10 / ImageNet policy")
+    randaugment_ops: int = key(2, "RandAugment's N: ops per image", only="augment=randaugment",
+                               ge=1, le=10)
+    randaugment_magnitude: float = key(9.0, "RandAugment's M on the paper's and timm's 0..10 "
+                                       "scale (torchvision's bin m of 31 is m/3)",
+                                       only="augment=randaugment", ge=0, le=10)
+    randaugment_magnitude_std: float = key(0.0, "noise std on M per op (timm's mstd)",
+                                           only="augment=randaugment", ge=0)
+    random_erase: float = key(0.0, "probability of erasing a random box with the mean colour",
+                              ge=0, le=1)
+    color_jitter: float = key(0.0, "brightness, contrast and saturation factors drawn in "
+                              "[1 - s, 1 + s] (0: off)", ge=0, le=1)
     normalize: Literal["channel", "pixel", "none"] = key(
         "channel", "in-memory sets: per-channel mean/std, per-pixel mean, or none")
     image_size: int = key(224, "image folders: crop size (px)", gt=0)
+    crop: Literal["scale", "rrc"] = key("scale", "image folders: the paper's scale "
+                                        "augmentation or RandomResizedCrop (rrc_scale, rrc_ratio)")
+    rrc_scale: list[float] = key([0.08, 1.0], "rrc: area fraction range of the crop",
+                                 only="crop=rrc", min_length=2, max_length=2)
+    rrc_ratio: list[float] = key([0.75, 4 / 3], "rrc: aspect ratio range (log-uniform)",
+                                 only="crop=rrc", min_length=2, max_length=2)
+    eval_size: int = key(0, "image folders: evaluation crop (px; 0: image_size)", ge=0)
     scale_min: int = key(256, "image folders: shorter side (px) resized at random in "
                          "[scale_min, scale_max]")
     scale_max: int = key(480, "image folders: see scale_min")
@@ -204,11 +258,13 @@ class TrainConfig:
         if (self.iters is None) == (self.epochs is None):
             raise ValueError("set exactly one of iters (optimizer steps) and epochs; got "
                              f"iters={self.iters}, epochs={self.epochs}")
-        if self.image_size > self.eval_resize or self.scale_min > self.scale_max:
-            raise ValueError(f"image sizes must satisfy image_size ({self.image_size}) <= "
-                             f"eval_resize ({self.eval_resize}) and scale_min "
+        if max(self.image_size, self.eval_size) > self.eval_resize or (
+                self.scale_min > self.scale_max):
+            raise ValueError(f"image sizes must satisfy image_size ({self.image_size}) and "
+                             f"eval_size ({self.eval_size}) <= eval_resize "
+                             f"({self.eval_resize}) and scale_min "
                              f"({self.scale_min}) <= scale_max ({self.scale_max})")
-        if self.image_size > self.scale_min:
+        if self.crop == "scale" and self.image_size > self.scale_min:
             raise ValueError(f"image_size {self.image_size} exceeds scale_min {self.scale_min}: "
                              "a crop cannot be larger than the image")
         ref = self.schedule_reference
@@ -218,8 +274,20 @@ class TrainConfig:
             raise ValueError(f"schedule_reference={ref!r}: give {{}} or {{iters: N}} / "
                              "{epochs: E}, with train_images (null = all) and scale (a list "
                              f"of {', '.join(RESCALED)})")
-        if self.nesterov and self.momentum == 0:
-            raise ValueError("nesterov needs momentum > 0")
+        if self.optimizer == "lars" and not 0 < self.momentum < 1:
+            raise ValueError(f"optimizer lars needs momentum in (0, 1) (You et al. 2017 use "
+                             f"0.9), got momentum={self.momentum}")
+        if self.nesterov and (self.momentum == 0 or self.optimizer != "sgd"):
+            raise ValueError(f"nesterov needs optimizer sgd with momentum > 0, got optimizer "
+                             f"{self.optimizer}, momentum {self.momentum}")
+        if self.batch_size % self.accumulate:
+            raise ValueError(f"accumulate={self.accumulate} does not divide batch_size="
+                             f"{self.batch_size}: each step needs equal slices")
+        for name in ("rrc_scale", "rrc_ratio"):
+            lo, hi = getattr(self, name)
+            if not 0 < lo <= hi or (name == "rrc_scale" and hi > 1):
+                raise ValueError(f"{name}={[lo, hi]}: need 0 < low <= high"
+                                 + (" <= 1" if name == "rrc_scale" else ""))
         if self.schedule == "plateau" and not self.val_size:
             raise ValueError("schedule=plateau watches the validation error: set val_size > 0 "
                              "(the test set is never used to steer training)")

@@ -25,11 +25,12 @@ from resnetlab.data import (
     split_validation,
     stratified_subset,
 )
+from resnetlab.data.pipeline import image_transforms as transforms
 from resnetlab.data.pipeline.auto import choose_pipeline, inspect_images, read_images
 from resnetlab.data.pipeline.dataset_loader import DatasetLoader
 from resnetlab.data.pipeline.folder_loader import worker_count
-from resnetlab.data.pipeline.image_transforms import CenterCrop, MultiScale, ScaleAugment, TenCrop
 from resnetlab.data.pipeline.normalization import Normalization
+from resnetlab.data.pipeline.policies import make_augment
 from resnetlab.data.sets.datasets import stratified_indices
 from resnetlab.data.sets.folders import FolderSet
 from resnetlab.data.sets.sources import builtin_name, unknown_data_set
@@ -62,6 +63,11 @@ class DataOptions:
     lighting: float
     workers: int
     channels_last: bool
+    augment: dict[str, Any] = field(default_factory=dict)  # policies.make_augment's keywords
+    crop: str = "scale"
+    rrc_scale: tuple[float, float] = (0.08, 1.0)
+    rrc_ratio: tuple[float, float] = (0.75, 4 / 3)
+    eval_size: int = 0
     scale_val_size: bool = False
     reference_train_images: int | None = None
 
@@ -77,6 +83,12 @@ def data_options(config: TrainConfig) -> DataOptions:
         flip=config.flip, scale_min=config.scale_min, scale_max=config.scale_max,
         eval_resize=config.eval_resize, test_scales=config.test_scales,
         lighting=config.lighting, workers=config.workers, channels_last=config.channels_last,
+        augment=dict(policy=config.augment, num_ops=config.randaugment_ops,
+                     magnitude=config.randaugment_magnitude,
+                     magnitude_std=config.randaugment_magnitude_std,
+                     random_erase=config.random_erase, color_jitter=config.color_jitter),
+        crop=config.crop, rrc_scale=tuple(config.rrc_scale), rrc_ratio=tuple(config.rrc_ratio),
+        eval_size=config.eval_size,
         scale_val_size="val_size" in ref.get("scale", []),
         reference_train_images=ref.get("train_images"))
 
@@ -351,16 +363,27 @@ def make_loader(ds, norm: Normalization | dict[str, Any], batch_size: int, *, tr
     return DeviceLoader(ds.images, ds.labels, batch_size, train=train, device=device,
                         pad=opts.pad, flip=opts.flip, seed=opts.seed, rank=dist.rank,
                         world_size=dist.world_size, channels_last=opts.channels_last,
-                        normalization=norm)
+                        normalization=norm, augment=batch_augment(opts, norm) if train else None)
+
+
+def batch_augment(opts: DataOptions, norm: Normalization):
+    """The batch policy the data keys describe (None: none); erased boxes take the mean colour
+    under per-channel normalisation (0 after it, as torchvision's), else uniform noise."""
+    fill = tuple(round(255 * m) for m in norm.mean) if norm.kind == "channel" else None
+    return make_augment(**opts.augment, erase_fill=fill)
 
 
 def _folder_loader(ds, norm, batch_size, *, train, opts, device, dist, views):
     size, resize = opts.image_size, opts.eval_resize
-    if train:
-        tf = ScaleAugment(size, opts.scale_min, opts.scale_max, hflip=opts.flip)
+    if train and opts.crop == "rrc":
+        tf = transforms.RandomResizedCrop(size, opts.rrc_scale, opts.rrc_ratio, hflip=opts.flip)
+    elif train:
+        tf = transforms.ScaleAugment(size, opts.scale_min, opts.scale_max, hflip=opts.flip)
     else:
-        tf = {"center": lambda: CenterCrop(size, resize), "ten-crop": lambda: TenCrop(size, resize),
-              "multiscale": lambda: MultiScale(opts.test_scales)}[views]()
+        size = opts.eval_size or size
+        tf = {"center": lambda: transforms.CenterCrop(size, resize),
+              "ten-crop": lambda: transforms.TenCrop(size, resize),
+              "multiscale": lambda: transforms.MultiScale(opts.test_scales)}[views]()
         if views == "multiscale":
             batch_size = dist.world_size
     sampler = None
@@ -372,5 +395,5 @@ def _folder_loader(ds, norm, batch_size, *, train, opts, device, dist, views):
                         normalization=norm, lighting=opts.lighting,
                         workers=worker_count(opts.workers), seed=opts.seed, rank=dist.rank,
                         world_size=dist.world_size, channels_last=opts.channels_last,
-                        sampler=sampler)
+                        sampler=sampler, augment=batch_augment(opts, norm) if train else None)
 

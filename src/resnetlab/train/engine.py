@@ -2,7 +2,7 @@
 
 Read it top to bottom as the loop: fit() checks the run folder, setup() builds the run's
 objects in order, train() runs the epochs: one TrainStep a batch (forward under autocast,
-backward, clip, SGD update, the lr scheduler's step), then, at their iterations, a metrics
+backward, clip, the optimizer update, the lr scheduler's step), then, at their iterations, a metrics
 row, an evaluation and a checkpoint. Rank 0 alone logs and saves; metrics are summed over
 ranks; checkpoints are atomic and hold the position and every RNG, so a resumed run continues
 exactly where it stopped (mid-epoch included). The config is read here: each component gets
@@ -19,9 +19,11 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 from resnetlab.checkpoint import first_non_finite, save_model, unwrap
+from resnetlab.data.pipeline.mixing import Mixup
+from resnetlab.data.pipeline.policies import MIX_STREAM, batch_rng
 from resnetlab.distributed import DistInfo, broadcast_buffers, convert_sync_batchnorm
 from resnetlab.io import Notice, check_writable, write_json
 from resnetlab.models.convert import load_weights
@@ -29,48 +31,16 @@ from resnetlab.models.registry import build_model, get_spec
 from resnetlab.train import devices, run_folder, run_report, summary
 from resnetlab.train.config import TrainConfig
 from resnetlab.train.data import DataOptions, Splits, data_options, load_splits, make_loader
+from resnetlab.train.ema import make_ema
 from resnetlab.train.evaluate import EvalResult, evaluate_model
 from resnetlab.train.finetune import freeze_stages, model_for, read_init
+from resnetlab.train.losses import Loss
 from resnetlab.train.optimizer import build_optimizer
 from resnetlab.train.own_data import own_pieces
 from resnetlab.train.progress import Progress, tensorboard_writer
 from resnetlab.train.schedule import ScheduleLR, describe, never_decays, timing
-
-
-class TrainStep:
-    """step(x, y) -> (loss, correct): one optimizer update at the optimizer's current lr;
-    detached tensors, no host sync. Shared with `resnetlab bench train`, which times it.
-
-    Under torch.distributed the forward runs through DistributedDataParallel (gradients
-    averaged over ranks; BN statistics stay per rank, as in the paper's 2-GPU runs).
-    """
-
-    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer,
-                 device: torch.device, amp_dtype: torch.dtype | None, *,
-                 label_smoothing: float = 0.0, grad_clip: float = 0.0, compile: bool = False,
-                 distributed: bool = False):
-        self.model, self.optimizer, self.device, self.amp = model, optimizer, device, amp_dtype
-        forward = model
-        if distributed:
-            ids = [device.index] if device.type == "cuda" else None
-            forward = nn.parallel.DistributedDataParallel(model, device_ids=ids)
-        self.forward = torch.compile(forward) if compile else forward
-        self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
-        self.grad_clip = grad_clip
-        self.scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-
-    def __call__(self, x: torch.Tensor, y: torch.Tensor):
-        with devices.autocast(self.device, self.amp):
-            logits = self.forward(x)
-            loss = self.criterion(logits, y)
-        self.scaler.scale(loss).backward()
-        if self.grad_clip:
-            self.scaler.unscale_(self.optimizer)
-            nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        self.optimizer.zero_grad(set_to_none=True)
-        return loss.detach(), (logits.argmax(1) == y).sum()
+from resnetlab.train.selection import EarlyStopping, TopK
+from resnetlab.train.step import TrainStep
 
 
 def fit(config: TrainConfig, out_dir: str | Path, resume: bool = True, force: bool = False,
@@ -146,6 +116,10 @@ class Run:
     best: dict[str, Any] | None = None
     skipped: dict[str, str] = field(default_factory=dict)  # unreadable images: path -> why
     saved_at: int | None = None  # the iteration of the last (good) checkpoint
+    mixer: Mixup | None = None  # mixup / CutMix on each training batch
+    stopper: EarlyStopping = field(default_factory=EarlyStopping)
+    topk: TopK | None = None  # the k checkpoints of lowest val_error
+    stopped_at: int | None = None  # the iteration early stopping ended the run
 
 
 def setup(config: TrainConfig, out: Path, dist: DistInfo, progress: str,
@@ -186,14 +160,24 @@ def setup(config: TrainConfig, out: Path, dist: DistInfo, progress: str,
         model = model.to(memory_format=torch.channels_last)
 
     optimizer = build_optimizer(model, config.lr, config.momentum, config.weight_decay,
-                                config.nesterov, config.wd_exclude)
-    ema = None
-    if config.ema:
-        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema),
-                            use_buffers=True)
-    step = TrainStep(model, optimizer, device, amp, label_smoothing=config.label_smoothing,
-                     grad_clip=config.grad_clip, compile=config.compile,
-                     distributed=dist.enabled)
+                                config.nesterov, config.wd_exclude, name=config.optimizer,
+                                betas=config.betas, eps=config.eps, trust_clip=config.trust_clip,
+                                trust_coefficient=config.trust_coefficient)
+    ema = make_ema(model, config.ema, config.ema_warmup) if config.ema else None
+    if (config.batch_size // dist.world_size) % config.accumulate:
+        raise ValueError(f"accumulate={config.accumulate} does not divide the per-process batch "
+                         f"{config.batch_size // dist.world_size}: change batch_size or accumulate")
+    if (config.early_stop_patience or config.keep_top_k) and splits.val is None:
+        raise ValueError("early_stop_patience and keep_top_k judge the validation error: set "
+                         "val_size > 0 (or give the folder a val/)")
+    step = TrainStep(model, optimizer, device, amp, grad_clip=config.grad_clip,
+                     compile=config.compile, distributed=dist.enabled,
+                     loss=Loss(config.loss, config.label_smoothing, config.bce_target_threshold),
+                     accumulate=config.accumulate)
+    mixer = None
+    if config.mixup_alpha or config.cutmix_alpha:
+        mixer = Mixup(len(splits.classes), config.mixup_alpha, config.cutmix_alpha,
+                      config.mix_prob, config.mix_switch_prob, config.label_smoothing)
     when = timing(config, total, batches_per_epoch, splits.full_train_images)
     scheduler = ScheduleLR(optimizer, config, total, batches_per_epoch, depth, when=when)
     schedule_text = describe(config, when, total, depth)
@@ -210,7 +194,9 @@ def setup(config: TrainConfig, out: Path, dist: DistInfo, progress: str,
         schedule_text=schedule_text,
         progress=Progress(total, batches_per_epoch, mode=progress, enabled=dist.is_main,
                           eval_every=config.eval_every),
-        tb=tensorboard_writer(out, config.tensorboard, dist.is_main))
+        tb=tensorboard_writer(out, config.tensorboard, dist.is_main), mixer=mixer,
+        stopper=EarlyStopping(config.early_stop_patience, config.early_stop_delta),
+        topk=TopK(out, config.keep_top_k) if config.keep_top_k else None)
 
 
 def train(run: Run, resuming: bool) -> summary.RunResult:
@@ -229,9 +215,12 @@ def train(run: Run, resuming: bool) -> summary.RunResult:
     run.progress.start(run.it, run.schedule_text)
     window, t_window = [], time.perf_counter()
     t_start = time.perf_counter() - run.elapsed
-    while run.it < run.total:
+    while run.it < run.total and run.stopped_at is None:
         epoch, start = divmod(run.it, run.batches_per_epoch)
-        for x, y in run.train_loader.epoch_batches(epoch, start):
+        for i, (x, y) in enumerate(run.train_loader.epoch_batches(epoch, start), start):
+            if run.mixer is not None:  # soft targets; drawn from the batch's position alone
+                x, y = run.mixer(x, y, batch_rng(config.seed, epoch, i, run.dist.rank,
+                                                 MIX_STREAM))
             lr = run.scheduler.get_last_lr()[0]
             loss, correct = run.step(x, y)
             window.append((loss, correct, len(y), lr))
@@ -258,7 +247,7 @@ def train(run: Run, resuming: bool) -> summary.RunResult:
                 if do_ckpt:
                     save_checkpoint(run)
                 t_window = time.perf_counter()
-            if run.it >= run.total:
+            if run.it >= run.total or run.stopped_at is not None:
                 break
         summary.note_skipped(run, run.train_loader)
     run.elapsed = time.perf_counter() - t_start
@@ -327,6 +316,11 @@ def evaluate(run: Run, final: bool) -> dict[str, EvalResult]:
             if run.dist.is_main:
                 save_model(run.out / run_folder.BEST_FILE, unwrap(model),
                            summary.model_meta(run, results))
+        if run.topk is not None and finite and run.dist.is_main:
+            run.topk.offer(run.it, err, lambda path: save_model(
+                path, unwrap(model), summary.model_meta(run, results)))
+        if not final and run.stopper.stop(err):  # err is the same on every rank
+            run.stopped_at = run.it
     return results
 
 
@@ -352,6 +346,8 @@ def save_checkpoint(run: Run) -> None:
             "scaler": run.step.scaler.state_dict(),
             "ema": run.ema.state_dict() if run.ema is not None else None,
             "rng": devices.rng_state(), "threads": torch.get_num_threads(),
+            "stopper": run.stopper.state_dict(), "stopped_at": run.stopped_at,
+            "topk": run.topk.state_dict() if run.topk is not None else None,
             "config": run.config.to_dict(), "skipped": run.skipped})
         summary.save_last_model(run, {})
         write_json(run.out / run_folder.SUMMARY_FILE, summary.run_summary(run, "running", {}))
@@ -370,7 +366,11 @@ def resume_from(run: Run, state: dict[str, Any]) -> None:
         run.ema.load_state_dict(state["ema"])
     run.it, run.elapsed, run.best = state["iter"], state["elapsed"], state["best"]
     run.skipped = dict(state.get("skipped") or {})
-    run.saved_at = run.it
+    run.saved_at, run.stopped_at = run.it, state.get("stopped_at")
+    if state.get("stopper"):
+        run.stopper.load_state_dict(state["stopper"])
+    if run.topk is not None and state.get("topk"):
+        run.topk.load_state_dict(state["topk"])
     if run.config.deterministic and not run.config.threads:
         torch.set_num_threads(state["threads"])  # the same kernels' partitioning as before
     run.rows = run_folder.read_metrics(run.out, upto=run.it)

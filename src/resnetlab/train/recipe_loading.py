@@ -72,15 +72,15 @@ def load_recipe(name_or_path: str | Path, overrides: dict[str, Any] | None = Non
     if rescale and "schedule_reference" not in overrides:
         values["schedule_reference"] = _reference(recipe_values, overrides)
     config = TrainConfig(**values)
-    # Only the schedule's keys: a warm-up length set under warmup=none stays allowed (scripts
+    # Not the warm-up's keys: a warm-up length set under warmup=none stays allowed (scripts
     # set warmup_iters for any recipe), report.md leaves it out as not applying.
     for key in sorted(overrides):
         only = used_only_by(key)
-        if (only and only[0] == "schedule" and config.schedule not in only[1]
+        if (only and only[0] != "warmup" and getattr(config, only[0]) not in only[1]
                 and getattr(config, key) != default(key)):  # set to its default: harmless
-            raise ValueError(f"{key} is ignored under schedule={config.schedule!r} (used only "
-                             f"by schedule={' | '.join(only[1])}): drop it, or set schedule "
-                             "too")
+            what, now = only[0], getattr(config, only[0])
+            raise ValueError(f"{key} is ignored under {what}={now!r} (used only by "
+                             f"{what}={' | '.join(only[1])}): drop it, or set {what} too")
     return config
 
 

@@ -55,7 +55,7 @@ def duration(seconds: float) -> str:
 
 # Keys only image folders read, and keys only the in-memory sets (cifar, mnist, ...) read.
 FOLDER_KEYS = ("image_size", "scale_min", "scale_max", "lighting", "eval_resize", "test_views",
-               "test_scales", "workers")
+               "test_scales", "workers", "crop", "rrc_scale", "rrc_ratio", "eval_size")
 MEMORY_KEYS = ("pad", "normalize")
 CONFUSION_MAX_CLASSES = 20
 

@@ -86,6 +86,7 @@ def run_summary(run, status: str, final: dict[str, EvalResult]) -> dict[str, Any
            "final": {"train_loss": last.get("train_loss"), "train_error": last.get("train_error")},
            "loss_exploded": run_folder.loss_explosion(rows),
            "skipped_images": dict(sorted(run.skipped.items())),
+           "stopped_early_at": run.stopped_at,
            "machine": machine(), "versions": versions()}
     for name, r in final.items():
         out["final"][f"{name}_images"] = r.n

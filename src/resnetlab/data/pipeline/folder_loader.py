@@ -26,6 +26,7 @@ from resnetlab.data.pipeline.image_transforms import (
 )
 from resnetlab.data.pipeline.loaders import epoch_generator, rank_batches
 from resnetlab.data.pipeline.normalization import IMAGENET_MEAN, IMAGENET_STD, Normalization
+from resnetlab.data.pipeline.policies import batch_rng
 from resnetlab.data.sets.folders import FolderSet, scan_folder
 from resnetlab.io import Notice
 
@@ -97,7 +98,10 @@ class FolderLoader:
     Unreadable images are reported by path and skipped (counted in `skipped`), or raise
     ValueError with skip_corrupt=False. `sampler` (e.g. torch's DistributedSampler) replaces
     the built-in order and rank sharding: it yields this rank's indices, set_epoch(epoch) is
-    called on it, and batch_size stays global (pass world_size as well).
+    called on it, and batch_size stays global (pass world_size as well). `augment` (train
+    only; e.g. policies.make_augment's) runs on each collated uint8 batch on the device, as
+    DeviceLoader's does, after the crop and before lighting and normalisation, drawing from
+    (seed, epoch, batch, rank).
     """
 
     def __init__(
@@ -121,6 +125,7 @@ class FolderLoader:
         skip_corrupt: bool = True,
         channels_last: bool = False,
         sampler=None,
+        augment=None,
     ):
         self.folder = root if isinstance(root, FolderSet) else scan_folder(root)
         self.classes = self.folder.classes
@@ -152,6 +157,7 @@ class FolderLoader:
         self._scale, self._shift = normalization.scale_shift(self.device)
         self.mean, self.std = normalization.mean, normalization.std
         self._std = torch.tensor(self.std, dtype=torch.float32, device=self.device).view(3, 1, 1)
+        self.augment = augment if train else None
         self.epoch = 0
         self.skipped: list[tuple[str, str]] = []
 
@@ -188,18 +194,19 @@ class FolderLoader:
             persistent_workers=False, prefetch_factor=4 if self.workers else None,
         )
         self.skipped = []
-        return self._generate(loader, epoch)
+        return self._generate(loader, epoch, start)
 
-    def _generate(self, loader, epoch):
+    def _generate(self, loader, epoch, start):
         yielded = False
-        for x, y, alpha, bad in loader:
+        for i, (x, y, alpha, bad) in enumerate(loader, start):
             for path, err in bad:
                 warnings.warn(f"skipped unreadable image {path} ({err})", Notice,
                               stacklevel=2)
             self.skipped += bad
             if len(y):
                 yielded = True
-                yield self._finish(x, alpha), y.to(self.device, non_blocking=True)
+                rng = batch_rng(self.seed, epoch, i, self.rank) if self.augment else None
+                yield self._finish(x, alpha, rng), y.to(self.device, non_blocking=True)
         if self.train and not yielded and self.skipped:  # else training would spin forever
             path, err = self.skipped[0]
             raise ValueError(
@@ -210,9 +217,9 @@ class FolderLoader:
             warnings.warn(f"epoch {epoch}: skipped {len(self.skipped)} unreadable image(s) of "
                           f"{len(self.folder)} in {self.folder.root}", Notice, stacklevel=2)
 
-    def _finish(self, x, alpha):
-        """uint8 batch -> float32 (x/255 + PCA lighting - mean) / std on the device, in one
-        fused pass (NumPy on CPU, addcmul on CUDA)."""
+    def _finish(self, x, alpha, rng=None):
+        """uint8 batch -> augmented by rng -> float32 (x/255 + PCA lighting - mean) / std on
+        the device, in one fused pass (NumPy on CPU, addcmul on CUDA)."""
         if isinstance(x, tuple):
             return tuple(self._finish(s, alpha) for s in x)
         x = x.to(self.device, non_blocking=True)
@@ -220,4 +227,6 @@ class FolderLoader:
         if alpha is not None:
             shift = shift + lighting_offsets(alpha.to(self.device)).view(-1, 3, 1, 1) / self._std
         x, scale, shift = for_device(self.device, x, scale, shift)
+        if rng is not None:
+            x = self.augment(x, rng)
         return normalize_batch(x, scale, shift, self.channels_last)

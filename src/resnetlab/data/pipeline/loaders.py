@@ -22,6 +22,7 @@ from resnetlab.data.pipeline.batch_augment import (
     random_crop_params,
 )
 from resnetlab.data.pipeline.normalization import Normalization
+from resnetlab.data.pipeline.policies import batch_rng
 from resnetlab.data.sets.datasets import pixel_mean as mean_image
 
 
@@ -116,10 +117,12 @@ class DeviceLoader:
     batch_size is the GLOBAL batch: rank r of world_size yields its batch_size // world_size
     slice of each global batch. The input normalisation is `normalization`, else built from
     normalize ("channel"|"pixel"|"none"), mean, std and pixel_mean. train=True shuffles and
-    augments every epoch (pad + random crop, flip) and drops the last partial batch unless
-    drop_last=False. train=False neither augments, shuffles nor drops: rank r takes the r-th
-    contiguous part of the set, so every sample is seen exactly once over all ranks (a rank's
-    last batch may be short).
+    augments every epoch (pad + random crop, flip, then `augment`: a callable (uint8 batch,
+    NumPy Generator) -> uint8 batch such as policies.make_augment's, its generator seeded by
+    (seed, epoch, batch, rank) so a resumed epoch redraws the same) and drops the last partial
+    batch unless drop_last=False. train=False neither augments, shuffles nor drops: rank r
+    takes the r-th contiguous part of the set, so every sample is seen exactly once over all
+    ranks (a rank's last batch may be short).
     """
 
     def __init__(
@@ -142,6 +145,7 @@ class DeviceLoader:
         world_size: int = 1,
         drop_last: bool | None = None,
         channels_last: bool = False,
+        augment=None,
     ):
         images = torch.as_tensor(images)
         labels = torch.as_tensor(labels, dtype=torch.int64)
@@ -162,6 +166,7 @@ class DeviceLoader:
         self.train, self.pad, self.flip = train, pad if train else 0, flip and train
         self.seed, self.rank, self.world_size = seed, rank, world_size
         self.drop_last, self.channels_last = self.plan.drop_last, channels_last
+        self.augment = augment if train else None
         if normalization is None:  # the loose arguments, kept for callers of this signature
             if normalize == "pixel" and pixel_mean is None and train:
                 pixel_mean = mean_image(images)
@@ -203,9 +208,9 @@ class DeviceLoader:
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         return self.epoch_batches(self.epoch)
 
-    def _batch(self, idx, aug) -> tuple[torch.Tensor, torch.Tensor]:
-        """Images at idx (a slice or an index array), cropped/flipped by aug, normalised
-        (in NumPy on CPU: see batch_augment.in_numpy)."""
+    def _batch(self, idx, aug, rng=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images at idx (a slice or an index array), cropped/flipped by aug, augmented from
+        rng, normalised (in NumPy on CPU: see batch_augment.in_numpy)."""
         if self._numpy:
             x = self._np_images[idx] if isinstance(idx, slice) else self._np_images.take(idx, 0)
             y = torch.from_numpy(self._np_labels[idx] if isinstance(idx, slice)
@@ -221,6 +226,8 @@ class DeviceLoader:
             scale, shift = self._scale, self._shift
         if aug is not None:
             x = crop_flip(x, *aug, self.pad)
+        if rng is not None:
+            x = self.augment(x, rng)
         return normalize_batch(x, scale, shift, self.channels_last), y
 
     def epoch_batches(self, epoch: int, start: int = 0) -> Iterator[tuple[torch.Tensor, ...]]:
@@ -242,4 +249,5 @@ class DeviceLoader:
         for i in range(start, len(self)):
             sl = self.plan.positions(i)
             aug = (dy[sl], dx[sl], flips[sl]) if (self.pad or self.flip) else None
-            yield self._batch(perm[sl], aug)
+            rng = batch_rng(self.seed, epoch, i, self.rank) if self.augment else None
+            yield self._batch(perm[sl], aug, rng)
