@@ -62,9 +62,11 @@ def test_channels_last_and_bf16_autocast_match_fp32():
     assert torch.allclose(bf.float(), ref, atol=0.1 * ref.abs().max().item())
 
 
-@pytest.mark.parametrize("name", ["resnet8", "plain8", "resnet50"])
-def test_torchscript_and_torch_export(name):
-    model = resnetlab.create_model(name).eval()
+@pytest.mark.parametrize("name, overrides", [
+    ("resnet8", {}), ("plain8", {}), ("resnet50", {}), ("preact_resnet20", {}),
+    ("resnet18d", {"drop_path_rate": 0.1, "block_args": {"attn_layer": "se"}})])
+def test_torchscript_and_torch_export(name, overrides):
+    model = resnetlab.create_model(name, **overrides).eval()
     size = 32 if name.endswith("8") else 64
     x = torch.randn(2, 3, size, size)
     with torch.no_grad():
