@@ -22,9 +22,15 @@ def test_forward_features_and_head_compose_to_forward():
         assert torch.equal(model.forward_head(feats), model(x))
 
 
-@pytest.mark.parametrize("name, n3x3", [("resnet20", 19), ("plain56", 55), ("resnet50", 16)])
+@pytest.mark.parametrize("name, n3x3", [("resnet20", 19), ("plain56", 55), ("resnet50", 16),
+                                         ("resnet50d", 16), ("seresnet50", 16)])
 def test_response_layers_are_the_bns_after_3x3_convs(name, n3x3):
     assert len(response_layers(resnetlab.create_model(name), "3x3")) == n3x3
+
+
+def test_pre_activation_nets_have_no_fig7_responses_and_say_so():
+    with pytest.raises(ValueError, match="pre-activation net's BNs normalise each block's input"):
+        response_layers(resnetlab.create_model("preact_resnet20"))
 
 
 def test_branch_responses_are_taken_before_the_addition():
@@ -56,9 +62,11 @@ def test_channels_last_and_bf16_autocast_match_fp32():
     assert torch.allclose(bf.float(), ref, atol=0.1 * ref.abs().max().item())
 
 
-@pytest.mark.parametrize("name", ["resnet8", "plain8", "resnet50"])
-def test_torchscript_and_torch_export(name):
-    model = resnetlab.create_model(name).eval()
+@pytest.mark.parametrize("name, overrides", [
+    ("resnet8", {}), ("plain8", {}), ("resnet50", {}), ("preact_resnet20", {}),
+    ("resnet18d", {"drop_path_rate": 0.1, "block_args": {"attn_layer": "se"}})])
+def test_torchscript_and_torch_export(name, overrides):
+    model = resnetlab.create_model(name, **overrides).eval()
     size = 32 if name.endswith("8") else 64
     x = torch.randn(2, 3, size, size)
     with torch.no_grad():

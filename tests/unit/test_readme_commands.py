@@ -113,7 +113,8 @@ def as_run(command: str) -> list[str]:
         out.append(w)
     for k, v in smoke.items():
         out += [k, v]
-    out += PATTERNS.get(verb, [])
+    if not [w for w in out[len(verb):] if not w.startswith("-")]:  # no pattern of its own
+        out += PATTERNS.get(verb, [])
     if verb == ("train",):
         for s in TRAIN_SETS + (FOLDER_SETS if "paper-imagenet" in out else []):
             out += ["--set", s]

@@ -25,6 +25,10 @@ def test_the_issue_names_are_there():
     assert {f"tv-resnet{d}-v1" for d in (18, 34, 50, 101, 152)} <= names
     assert {f"tv-resnet{d}-v2" for d in (50, 101, 152)} <= names  # torchvision has no V2 18/34
     assert {f"cifar10-resnet{d}" for d in (20, 32, 44, 56, 110, 1202)} <= names
+    family = {f"tv-{m}-v{v}" for m in ("wide_resnet50_2", "wide_resnet101_2", "resnext50_32x4d",
+                                        "resnext101_32x8d") for v in (1, 2)}
+    assert family | {"tv-resnext101_64x4d-v1", "timm-resnet50d-ra2",
+                     "timm-seresnet50-ra2"} <= names
 
 
 @pytest.mark.parametrize("w", list_weights(), ids=lambda w: w.name)
@@ -36,9 +40,9 @@ def test_every_entry_is_complete_and_consistent(w):
     assert w.input_size == (3, spec.resolution, spec.resolution)
     assert len(w.normalization["mean"]) == len(w.normalization["std"]) == 3
     assert 50 < w.accuracy["top1"] < 100 and w.accuracy_source
-    if w.source == "torchvision":
+    if w.source in ("torchvision", "timm"):
         assert (w.overrides.get("stride_in_1x1") is False) == (spec.block == "bottleneck")
-        assert 0.8 < w.crop_pct < 1
+        assert 0.8 < w.crop_pct < 1 and w.dataset == "imagenet-1k"
     else:
         assert w.source == "cifar-reference" and w.dataset == "cifar10"
     meta = w.meta()
@@ -51,6 +55,19 @@ def test_published_numbers_as_given():
     assert get_weights("cifar10-resnet20").accuracy == {"top1": 91.73}
     assert get_weights("tv-resnet18-v1").url == \
         "https://download.pytorch.org/models/resnet18-f37072fd.pth"
+
+
+def test_family_numbers_as_published():
+    w = get_weights("tv-resnext101_64x4d-v1")  # its only file: the new recipe, resize 232
+    assert w.accuracy == {"top1": 83.246, "top5": 96.454} and w.crop_pct == round(224 / 232, 4)
+    assert w.url == "https://download.pytorch.org/models/resnext101_64x4d-173b62eb.pth"
+    assert get_weights("tv-wide_resnet50_2-v1").crop_pct == round(224 / 256, 4)
+    assert get_weights("tv-wide_resnet101_2").name == "tv-wide_resnet101_2-v2"
+    t = get_weights("timm-resnet50d")
+    assert t.name == "timm-resnet50d-ra2" and t.checksum == "464e36ba" and t.crop_pct == 0.875
+    assert t.url.endswith("/v0.1-weights/resnet50d_ra2-464e36ba.pth")
+    assert get_weights("timm-seresnet50-ra2").accuracy == {"top1": 80.26, "top5": 95.07}
+    assert default_weights("seresnet50").source == "timm"
 
 
 def test_defaults_and_aliases():

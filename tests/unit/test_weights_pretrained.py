@@ -66,6 +66,16 @@ def test_same_class_count_loads_everything(r8):
     assert report.model_meta("resnet8", {})["classes"][-1] == "truck"
 
 
+def test_a_backbone_loads_every_weight_but_the_classifier(r8):
+    entry, src = r8
+    backbone, report = load_pretrained("resnet8", entry.name, features_only=True)
+    ref, _, _ = import_checkpoint(src, "cifar-reference")
+    assert set(report.loaded) == set(ref.state_dict()) - {"fc.weight", "fc.bias"}
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(backbone.eval()(x)[-1], ref.eval().forward_features(x))
+
+
 def test_another_architecture_is_refused_naming_the_first_tensor(r8):
     entry, _ = r8
     with pytest.raises(ValueError, match=r"first mismatching tensor layer1\.1\.conv1\.weight"):

@@ -280,6 +280,43 @@ def gradients_figure(profiles: Sequence[dict], path: str | Path) -> Path:
     return save_figure(fig, path, "dashed: plain, solid: residual")
 
 
+def block_gradients_figure(results: Sequence[dict], path: str | Path) -> Path:
+    """One panel per family: ‖∂loss/∂x‖ at each block's input over the output's (log), at
+    relative depth (0: first block, 1: output), one colour per depth; the last panel: first
+    block / output against depth, one line per family."""
+    families = list(dict.fromkeys(r["family"] for r in results))
+    fig, axes = pyplot().subplots(1, len(families) + 1, figsize=(3.6 * (len(families) + 1), 3.8))
+    depths = sorted({r["depth"] for r in results})
+    for ax, family in zip(axes, families):
+        for r in (r for r in results if r["family"] == family):
+            n = len(r["norms"]) - 1
+            rel = [v / r["norms"][-1] for v in r["norms"]]
+            ax.plot([i / n for i in range(n + 1)], rel, linewidth=1.4,
+                    color=depth_color(r["depth"], depths.index(r["depth"])),
+                    label=f"{r['depth']} ({r['block']})")
+        ax.set_title(family)
+        ax.set_yscale("log")
+        ax.set_xlabel("block (0: first, 1: output)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, title="depth", title_fontsize=7)
+    axes[0].set_ylabel("‖∂loss/∂x‖ / ‖∂loss/∂x_output‖")
+    ax = axes[-1]
+    for family in families:
+        rows = sorted((r["depth"], r["first_over_last"]) for r in results
+                      if r["family"] == family)
+        ax.plot(*zip(*rows), marker="o", linewidth=1.6, label=family)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.minorticks_off()
+    ax.set_xticks(depths)
+    ax.set_xticklabels([str(d) for d in depths], fontsize=7, rotation=45)
+    ax.set_xlabel("depth (layers)")
+    ax.set_title("first block / output")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return save_figure(fig, path, "at He initialisation, training-mode BN, one probe batch")
+
+
 def depth_figure(rows: Sequence[dict], path: str | Path, reference_label: str = "paper"
                  ) -> Path:
     """Test error against depth: ours (mean ± std over seeds) beside a published column."""

@@ -34,8 +34,8 @@ def run_list(args) -> int:
         return 0
     print(format_table(rows))
     print(f"\ncache: {cache_dir()} ($RESNETLAB_CACHE). Accuracy as published: torchvision's "
-          "ImageNet-1k val (one 224 crop), Idelbayev's CIFAR-10 test set. Details and URLs: "
-          "--json; fetch one: `resnetlab weights get NAME`.")
+          "and timm's ImageNet-1k val (one 224 crop), Idelbayev's CIFAR-10 test set. Details "
+          "and URLs: --json; fetch one: `resnetlab weights get NAME`.")
     return 0
 
 

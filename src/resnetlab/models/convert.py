@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
-from resnetlab.models.registry import _IMAGENET, build_model, get_spec
+from resnetlab.models.registry import _IMAGENET, build_model, get_spec, list_models
 from resnetlab.models.resnet import V1_MARKER
 
 SOURCES = ("torchvision", "timm", "cifar-reference", "resnetlab")
@@ -111,7 +111,8 @@ def convert_state_dict(
 
 def infer_architecture(state_dict: Mapping[str, torch.Tensor]) -> tuple[str, dict[str, Any]]:
     """(model name, overrides) that fit a converted state dict, from its keys and shapes."""
-    if "conv1.weight" not in state_dict or "fc.weight" not in state_dict:
+    stem = "conv1.weight" if "conv1.weight" in state_dict else "conv1.0.weight"  # deep stem
+    if stem not in state_dict or "fc.weight" not in state_dict:
         raise ValueError("not a ResNet state dict: 'conv1.weight' or 'fc.weight' is missing")
     blocks = {}
     for k in state_dict:
@@ -121,7 +122,7 @@ def infer_architecture(state_dict: Mapping[str, torch.Tensor]) -> tuple[str, dic
             blocks[s] = max(blocks.get(s, 0), i + 1)
     layers = tuple(blocks[s] for s in sorted(blocks))
     bottleneck = any(k.endswith("conv3.weight") for k in state_dict)
-    conv1 = state_dict["conv1.weight"]
+    conv1 = state_dict[stem]
     fc = state_dict["fc.weight"]
     overrides: dict[str, Any] = {"num_classes": int(fc.shape[0]), "in_chans": int(conv1.shape[1])}
     has_proj = any(".downsample.0.weight" in k for k in state_dict)
@@ -144,8 +145,26 @@ def infer_architecture(state_dict: Mapping[str, torch.Tensor]) -> tuple[str, dic
                      for s in (1, 2, 3, 4) for i in range(layers[s - 1])):
                 overrides["shortcut"] = "C"
             v1 = bottleneck and V1_MARKER in state_dict  # resnetlab's file of the paper's v1
-            return f"resnet{depth}" + ("_v1" if v1 else ""), overrides
-    raise ValueError(f"no registered ResNet has stages {layers} (bottleneck={bottleneck})")
+            name = f"resnet{depth}" + ("_v1" if v1 else "")
+            if _fits(name, overrides, state_dict):
+                return name, overrides
+            break
+    base = {k: overrides[k] for k in ("num_classes", "in_chans")}
+    for name in list_models():  # the family: wide, ResNeXt, ResNet-C/D, SE, ... by shapes
+        if get_spec(name).layers == layers and _fits(name, base, state_dict):
+            return name, base
+    raise ValueError(f"no registered ResNet has the tensors of this state dict (stages "
+                     f"{layers}, bottleneck={bottleneck})")
+
+
+def _fits(name: str, overrides: Mapping[str, Any], state_dict: Mapping[str, torch.Tensor]
+          ) -> bool:
+    """Whether NAME built with OVERRIDES has exactly these tensor names and shapes (built on
+    the meta device: no memory, a fraction of a second)."""
+    with torch.device("meta"):
+        own = build_model(name, **overrides).state_dict()
+    return own.keys() == state_dict.keys() and all(
+        tuple(own[k].shape) == tuple(state_dict[k].shape) for k in own)
 
 
 def load_weights(model: nn.Module, state_dict: Mapping[str, torch.Tensor], what: str = "") -> None:

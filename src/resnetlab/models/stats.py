@@ -59,10 +59,14 @@ def response_layers(model: nn.Module, kind: str = "3x3") -> dict[str, nn.Module]
     """
     if kind not in ("3x3", "branch"):
         raise ValueError(f"unknown response kind {kind!r}: use '3x3' or 'branch'")
+    if getattr(model, "preact", False):
+        raise ValueError("Fig. 7's responses are the BN outputs after the 3x3 convs of "
+                         "post-activation blocks; a pre-activation net's BNs normalise each "
+                         "block's input instead: measure a post-activation net")
     out: dict[str, nn.Module] = {}
-    if kind == "3x3" and getattr(model, "conv1", None) is not None:
-        if model.conv1.kernel_size == (3, 3):
-            out["bn1"] = model.bn1
+    stem = getattr(model, "conv1", None)
+    if kind == "3x3" and isinstance(stem, nn.Conv2d) and stem.kernel_size == (3, 3):
+        out["bn1"] = model.bn1
     for name, m in model.named_modules():
         if isinstance(m, (BasicBlock, Bottleneck)):
             if kind == "branch":

@@ -7,6 +7,16 @@ Sources (read 2026-11):
   8 hex digits in each file name are the start of its SHA-256 (torch.hub's check_hash).
   Their bottlenecks put the stride in the 3×3 conv ("v1.5"): resnetlab builds them with
   stride_in_1x1=False.
+- torchvision's Wide ResNet and ResNeXt weights: the same file, Wide_ResNet{50,101}_2_Weights
+  and ResNeXt{50_32X4D,101_32X8D,101_64X4D}_Weights (num_params there is pinned by the tests).
+  resnext101_64x4d has one file (IMAGENET1K_V1, trained with the new recipe, resize 232).
+- timm: timm/models/resnet.py default_cfgs (url, input 224, crop_pct 0.875, bicubic, ImageNet
+  mean/std: `_ttcfg`) and timm's docs/models/resnet-d.md and se-resnet.md (model-index:
+  top-1/top-5 at 224 px, crop_pct 0.875). Only files that name their SHA-256 prefix and whose
+  accuracy timm states are here: resnet50d.ra2_in1k and seresnet50.ra2_in1k. timm's other
+  resnet50d/seresnet50 tags (a1/a2/a3, ra4) publish no accuracy at 224 in those sources, and
+  resnetv2_50's files live on the Hugging Face hub only (no URL with a checksum in timm's
+  source), so they are left out.
 - Idelbayev: the README of github.com/akamaster/pytorch_resnet_cifar10 (table "Test
   err(this impl.)"); its file names carry the start of the SHA-256 as torchvision's do
   (checked on resnet20-12fca82f.th and resnet56-4bfd9763.th). Accuracy here is 100 minus
@@ -26,6 +36,8 @@ IDELBAYEV_SOURCE = ("github.com/akamaster/pytorch_resnet_cifar10 README, "
                     "'Test err(this impl.)' (accuracy = 100 - error)")
 IDELBAYEV_BASE = "https://github.com/akamaster/pytorch_resnet_cifar10/raw/master/pretrained_models/"
 TORCHVISION_BASE = "https://download.pytorch.org/models/"
+TIMM_SOURCE = "timm docs/models/{page} (model-index, 224 px, crop_pct 0.875, bicubic)"
+TIMM_BASE = "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/"
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,7 @@ class PublishedWeights:
     default: bool = False  # what pretrained=True gives for its model name
     notes: str = ""
     aliases: tuple[str, ...] = field(default=())
+    num_params: int | None = None  # as the publisher states it, where it does
 
     @property
     def checksum_algorithm(self) -> str:
@@ -98,31 +111,53 @@ class PublishedWeights:
                 "input_size": list(self.input_size), "crop_pct": self.crop_pct,
                 "accuracy": dict(self.accuracy), "accuracy_source": self.accuracy_source,
                 "publisher": self.publisher, "homepage": self.homepage,
-                "default": self.default, "aliases": list(self.aliases), "notes": self.notes}
+                "default": self.default, "aliases": list(self.aliases), "notes": self.notes,
+                "num_params": self.num_params}
 
 
-def _tv(depth: int, version: int, digest: str, top1: float, top5: float,
-        default: bool) -> PublishedWeights:
-    bottleneck = depth >= 50
-    resize = 256 if version == 1 else 232
-    notes = ("torchvision's first recipe; reproduces the paper closely" if version == 1 else
-             "torchvision's new training recipe (2021), resize 232 / crop 224")
+def _tv(model: str | int, version: int, digest: str, top1: float, top5: float,
+        default: bool, resize: int | None = None, num_params: int | None = None,
+        recipe: str = "") -> PublishedWeights:
+    """A torchvision file: MODEL is the registry name (a depth for the plain ResNets)."""
+    model = f"resnet{model}" if isinstance(model, int) else model
+    bottleneck = model not in ("resnet18", "resnet34")
+    resize = resize or (256 if version == 1 else 232)
+    notes = recipe or ("torchvision's first recipe; reproduces the paper closely" if version == 1
+                       else "torchvision's new training recipe (2021), resize 232 / crop 224")
     if bottleneck:
         notes += "; v1.5 bottleneck (stride in the 3x3 conv)"
     overrides: dict[str, Any] = {"num_classes": 1000, "in_chans": 3}
     if bottleneck:
         overrides["stride_in_1x1"] = False
     return PublishedWeights(
-        name=f"tv-resnet{depth}-v{version}",
-        url=f"{TORCHVISION_BASE}resnet{depth}-{digest}.pth",
-        checksum=digest, model=f"resnet{depth}", overrides=overrides, source="torchvision",
+        name=f"tv-{model}-v{version}",
+        url=f"{TORCHVISION_BASE}{model}-{digest}.pth",
+        checksum=digest, model=model, overrides=overrides, source="torchvision",
         dataset="imagenet-1k", normalization=IMAGENET_NORMALIZATION, input_size=(3, 224, 224),
         crop_pct=round(224 / resize, 4), accuracy={"top1": top1, "top5": top5},
         accuracy_source=TORCHVISION_SOURCE + f", IMAGENET1K_V{version}; 224 crop of a "
                                              f"{resize} resize",
         publisher="torchvision", homepage="https://pytorch.org/vision/stable/models.html",
-        default=default, notes=notes,
-        aliases=(f"tv-resnet{depth}",) if default else (),
+        default=default, notes=notes, num_params=num_params,
+        aliases=(f"tv-{model}",) if default else (),
+    )
+
+
+def _timm(model: str, tag: str, filename: str, top1: float, top5: float, page: str,
+          num_params: int, notes: str) -> PublishedWeights:
+    """A timm file (timm's `MODEL.TAG_in1k`), evaluated by timm at 224 px, crop_pct 0.875."""
+    digest = filename.rsplit("-", 1)[1].split(".")[0]
+    return PublishedWeights(
+        name=f"timm-{model}-{tag}", url=TIMM_BASE + filename, checksum=digest, model=model,
+        overrides={"num_classes": 1000, "in_chans": 3, "stride_in_1x1": False},
+        source="timm", dataset="imagenet-1k", normalization=IMAGENET_NORMALIZATION,
+        input_size=(3, 224, 224), crop_pct=0.875, accuracy={"top1": top1, "top5": top5},
+        accuracy_source=TIMM_SOURCE.format(page=page) + f"; timm's {model}.{tag}_in1k",
+        publisher="timm (Ross Wightman, Apache-2.0)",
+        homepage="https://github.com/huggingface/pytorch-image-models", default=True,
+        notes=notes + "; timm resizes bicubic, resnetlab's predict bilinear (results may "
+                      "differ slightly from timm's)", num_params=num_params,
+        aliases=(f"timm-{model}",),
     )
 
 
@@ -151,6 +186,30 @@ CATALOG: dict[str, PublishedWeights] = {
         _tv(101, 2, "cd907fc2", 81.886, 95.780, default=True),
         _tv(152, 1, "394f9c45", 78.312, 94.046, default=False),
         _tv(152, 2, "f82ba261", 82.284, 96.002, default=True),
+        _tv("wide_resnet50_2", 1, "95faca4d", 78.468, 94.086, default=False,
+            num_params=68_883_240),
+        _tv("wide_resnet50_2", 2, "9ba9bcbe", 81.602, 95.758, default=True,
+            num_params=68_883_240),
+        _tv("wide_resnet101_2", 1, "32ee1156", 78.848, 94.284, default=False,
+            num_params=126_886_696),
+        _tv("wide_resnet101_2", 2, "d733dc28", 82.510, 96.020, default=True,
+            num_params=126_886_696),
+        _tv("resnext50_32x4d", 1, "7cdf4587", 77.618, 93.698, default=False,
+            num_params=25_028_904),
+        _tv("resnext50_32x4d", 2, "1a0047aa", 81.198, 95.340, default=True,
+            num_params=25_028_904),
+        _tv("resnext101_32x8d", 1, "8ba56ff5", 79.312, 94.526, default=False,
+            num_params=88_791_336),
+        _tv("resnext101_32x8d", 2, "110c445d", 82.834, 96.228, default=True,
+            num_params=88_791_336),
+        _tv("resnext101_64x4d", 1, "173b62eb", 83.246, 96.454, default=True, resize=232,
+            num_params=83_455_272, recipe="torchvision's new training recipe (its only file), "
+                                          "resize 232 / crop 224"),
+        _timm("resnet50d", "ra2", "resnet50d_ra2-464e36ba.pth", 80.55, 95.16, "resnet-d.md",
+              25_576_264, "ResNet-D (Bag of Tricks): deep 3x3 stem, average-pool shortcut; "
+                          "RandAugment recipe"),
+        _timm("seresnet50", "ra2", "seresnet50_ra_224-8efdb4bb.pth", 80.26, 95.07,
+              "se-resnet.md", 28_088_024, "SE-ResNet-50 (SE reduction 16); RandAugment recipe"),
         _idelbayev(20, "12fca82f", 8.27),
         _idelbayev(32, "d509ac18", 7.37),
         _idelbayev(44, "014dd654", 6.90),
@@ -195,6 +254,6 @@ def default_weights(model: str) -> PublishedWeights:
     for w in CATALOG.values():
         if w.model == model and w.default:
             return w
-    have = sorted({w.model for w in CATALOG.values()}, key=lambda m: int(m[6:]))
+    have = sorted({w.model for w in CATALOG.values()})
     raise ValueError(f"no published weights for {model!r}; they exist for {', '.join(have)} "
                      "(`resnetlab weights list`); give pretrained= a file or run folder instead")

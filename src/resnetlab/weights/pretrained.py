@@ -280,6 +280,8 @@ def load_pretrained(
         arch["num_classes"] = int(state["fc.weight"].shape[0])
     arch.update(overrides)
     model = build_model(name, **arch)
+    if arch.get("features_only"):  # a backbone: every tensor but the classifier's
+        state = {k: v for k, v in state.items() if not k.startswith("fc.")}
     report = load_state(model, state, meta, label)
     return model, report
 
