@@ -13,6 +13,8 @@ from resnetlab.inference.fold import count_bn, fold_bn
         ("plain20", 32, {}),
         ("resnet8", 32, {"shortcut": "C"}),
         ("resnet50", 32, {"stride_in_1x1": False}),
+        ("resnet18d", 32, {}),  # deep stem (bn1 after conv1's last conv), avg-pool shortcut
+        ("resnet8", 32, {"block_args": {"attn_layer": "se"}}),
     ],
 )
 def test_folding_keeps_outputs(name, size, overrides):
@@ -41,3 +43,10 @@ def test_lone_batchnorm_is_refused():
     net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.BatchNorm2d(4))
     with pytest.raises(ValueError, match="follow no convolution"):
         fold_bn(net)
+
+
+def test_pre_activation_nets_are_refused_not_mispaired():
+    # bnN feeds convN in a pre-activation block (BN -> ReLU -> conv): there is no pair to fold,
+    # and pairing them by name would give wrong outputs
+    with pytest.raises(ValueError, match="follow no convolution"):
+        fold_bn(calibrated("preact_resnet20", 32))

@@ -317,3 +317,17 @@ def test_fit_steps_the_torch_scheduler_users_get(root, tmp_path):
     save_train_state(tmp_path / "old.pt", {**state, "format": 1})
     with pytest.raises(ValueError, match="format 1; .* start the run over"):
         load_train_state(tmp_path / "old.pt")
+
+
+def test_drop_path_rate_and_dropout_are_recipe_keys_the_model_file_records(root, tmp_path):
+    cfg = tiny_config(root, iters=4, eval_every=4, drop_path_rate=0.2, dropout=0.1)
+    r = fit(cfg, tmp_path / "run")
+    model, meta = load_model(r.out_dir)
+    assert meta["overrides"] == {"num_classes": 10, "in_chans": 1, "drop_path_rate": 0.2,
+                                 "dropout": 0.1}
+    assert model.drop_path_rate == 0.2 and model.head_drop.p == 0.1
+    assert model.blocks()[-1].drop_path.p == pytest.approx(0.2)
+    with pytest.raises(ValueError, match="drop_path_rate set twice"):
+        tiny_config(root, drop_path_rate=0.1, model_overrides={"drop_path_rate": 0.1})
+    with pytest.raises(ValueError, match="drop_path_rate"):
+        tiny_config(root, drop_path_rate=1.0)

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import json
 
+import torch
+
 from resnetlab.models.registry import build_model, get_spec, list_models
 from resnetlab.models.stats import count_macs, count_params
 
 
 def model_rows(pattern: str | None = None) -> list[dict]:
-    """One row per registered model, with its parameters and MACs at native resolution."""
+    """One row per registered model, with its parameters and MACs at native resolution
+    (counted on the meta device: shapes, no arithmetic)."""
     rows = []
     for name in list_models(pattern):
         spec = get_spec(name)
-        model = build_model(name)
+        with torch.device("meta"):  # shapes only: counting a 127M-parameter net costs nothing
+            model = build_model(name)
         r = spec.resolution
         rows.append(
             {
                 "name": name,
                 "family": spec.family,
+                "dataset": spec.dataset,
+                "paper": spec.paper,
                 "depth": spec.depth,
                 "block": spec.block,
                 "shortcut": spec.default_shortcut or "none",

@@ -18,6 +18,8 @@ def conv_bn_pairs(module: nn.Module) -> list[tuple[nn.Module, str, str]]:
     """(parent, conv name, bn name) for every Conv2d directly followed by a BatchNorm2d."""
     pairs = []
     for parent in module.modules():
+        if getattr(parent, "preact", False) is True and not hasattr(parent, "layer1"):
+            continue  # a pre-activation block's bnN feeds its convN: nothing follows a conv
         children = dict(parent.named_children())
         if isinstance(parent, nn.Sequential):
             names = list(children)
@@ -25,11 +27,18 @@ def conv_bn_pairs(module: nn.Module) -> list[tuple[nn.Module, str, str]]:
         else:
             candidates = ((n, "bn" + n[len("conv"):]) for n in children if n.startswith("conv"))
         for conv, bn in candidates:
-            if isinstance(children.get(conv), nn.Conv2d) and isinstance(
+            if isinstance(_last_conv(children.get(conv)), nn.Conv2d) and isinstance(
                 children.get(bn), nn.BatchNorm2d
             ):
                 pairs.append((parent, conv, bn))
     return pairs
+
+
+def _last_conv(module: nn.Module | None) -> nn.Module | None:
+    """The module itself, or a deep stem's last conv (ResNet-C/D: conv1 = Sequential(..., conv))."""
+    if isinstance(module, nn.Sequential) and len(module):
+        return module[-1]
+    return module
 
 
 def fold_bn(model: nn.Module, inplace: bool = False) -> nn.Module:
@@ -46,7 +55,10 @@ def fold_bn(model: nn.Module, inplace: bool = False) -> nn.Module:
         conv, bn = getattr(parent, conv_name), getattr(parent, bn_name)
         if not bn.track_running_stats or bn.running_mean is None:
             raise ValueError(f"{bn_name} keeps no running statistics: it cannot be folded")
-        setattr(parent, conv_name, fuse_conv_bn_eval(conv, bn))
+        if isinstance(conv, nn.Sequential):
+            conv[-1] = fuse_conv_bn_eval(conv[-1], bn)
+        else:
+            setattr(parent, conv_name, fuse_conv_bn_eval(conv, bn))
         setattr(parent, bn_name, nn.Identity())
     left = [n for n, m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if left:

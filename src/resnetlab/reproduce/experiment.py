@@ -48,7 +48,7 @@ class Options:
             get_spec(f"resnet{d}")  # a CIFAR depth that is not 6n+2 is refused, naming 6n+2
         if self.models:
             for m in self.models:
-                if get_spec(m).family != "cifar":
+                if get_spec(m).dataset != "cifar":
                     raise ValueError(f"{m} is not a CIFAR-style net (plainN / resnetN)")
 
     @property

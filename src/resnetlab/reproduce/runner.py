@@ -105,6 +105,8 @@ ADDED_KEYS: dict[str, Any] = {
     "init_source": None, "freeze": 0,
     # issue 14: a run shortened from a recipe that states its schedule relative to its length
     "schedule_reference": {},
+    # issue 21: stochastic depth and dropout
+    "drop_path_rate": 0.0, "dropout": None,
     # issue 22: modern recipes (optimisers, losses, mixing, augmentation, selection)
     "optimizer": "sgd", "betas": [0.9, 0.999], "eps": None, "trust_coefficient": 0.001,
     "trust_clip": False, "accumulate": 1, "loss": "ce", "bce_target_threshold": None,

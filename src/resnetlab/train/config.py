@@ -58,6 +58,12 @@ class TrainConfig:
     model: str = key("resnet20", "network name from `resnetlab models` (e.g. resnet20, "
                      "resnet110, plain56; auto with init: the weights' own architecture)")
     model_overrides: dict = key({}, "keyword arguments for create_model, e.g. {shortcut: B}")
+    drop_path_rate: float = key(0.0, "stochastic depth: the last residual block drops its "
+                                "branch with this probability, block l of L with l/L of it "
+                                "(Huang et al. 2016); 0: off", ge=0, lt=1)
+    dropout: float | None = key(None, "dropout probability before the classifier; the CIFAR "
+                                "wide nets (wrn*) put it between each block's convs instead "
+                                "(null: the model's own, 0.3 for wrn*, else 0)", ge=0, lt=1)
     data: str = key("fashion-mnist", "cifar10 | cifar100 | mnist | fashion-mnist, or any folder "
                     "of class folders: PATH/train/<class>/<image> (val/ and test/ optional; "
                     "without val/ a stratified val_size is held out; its pipeline: "
@@ -289,6 +295,10 @@ class TrainConfig:
             raise ValueError("norm_stats=init needs init weights (--init SOURCE)")
         if self.warmup != "none" and not self.warmup_iters:
             raise ValueError(f"warmup={self.warmup!r} needs warmup_iters > 0")
+        both = sorted(set(self.model_regularization()) & set(self.model_overrides))
+        if both:
+            raise ValueError(f"{', '.join(both)} set twice, as a key and in model_overrides: "
+                             "keep the key")
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -297,6 +307,14 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         """Check again after attributes were set in place (construction and replace() check)."""
         return dataclasses.replace(self)
+
+    def model_regularization(self) -> dict[str, float]:
+        """drop_path_rate and dropout as create_model overrides, where the config sets them
+        (so a checkpoint's overrides record them)."""
+        out = {"drop_path_rate": self.drop_path_rate} if self.drop_path_rate else {}
+        if self.dropout is not None:
+            out["dropout"] = self.dropout
+        return out
 
     def total_iters(self, batches_per_epoch: int) -> int:
         """Optimizer steps in the whole run: `iters`, else `epochs` worth of batches."""

@@ -144,8 +144,9 @@ def setup(config: TrainConfig, out: Path, dist: DistInfo, progress: str,
     total = config.total_iters(batches_per_epoch)
 
     if own_model is None:
-        model_name, overrides = model_for(config.model, init, len(splits.classes),
-                                          splits.input_size[0], config.model_overrides)
+        model_name, overrides = model_for(
+            config.model, init, len(splits.classes), splits.input_size[0],
+            {**config.model_overrides, **config.model_regularization()})
         depth = get_spec(model_name).depth
         model = build_model(model_name, **overrides)
     else:
