@@ -6,7 +6,7 @@ import json
 import pytest
 import yaml
 
-from resnetlab.reproduce import claims, suite
+from resnetlab.reproduce import claims, queue, suite
 from resnetlab.reproduce.experiment import Options
 from resnetlab.reproduce.runner import check_same_run, config_key
 from resnetlab.train import load_recipe
@@ -41,7 +41,7 @@ def test_estimate_comes_from_one_measurement_per_net_and_counts_what_is_left(tmp
 
     first = planned[0]
     first.done_iters = first.config.iters // 2
-    speeds = suite.estimate(planned, "fashion-mnist", speed, log=lambda s: None)
+    speeds = queue.estimate(planned, "fashion-mnist", speed, log=lambda s: None)
     assert len(measured) == len(set(measured)) == len(speeds)
     full = planned[1].seconds
     iters = planned[1].config.iters

@@ -14,8 +14,14 @@ from resnetlab.checkpoint import load_model
 from resnetlab.data.sets.sources import resolve_data
 from resnetlab.models.registry import get_spec
 from resnetlab.models.stats import count_macs, count_params
-from resnetlab.reproduce.budgets import Budget, get_budget, is_folder, run_overrides
-from resnetlab.reproduce.runner import RunRecord, RunSpec, build_config, is_complete, run_folder
+from resnetlab.reproduce.budgets import (
+    BUDGET_NAMES,
+    Budget,
+    get_budget,
+    is_folder,
+    run_overrides,
+)
+from resnetlab.reproduce.runner import RunRecord, RunSpec
 from resnetlab.reproduce.verdicts import mean_std
 from resnetlab.train.config import TrainConfig
 
@@ -41,7 +47,9 @@ class Options:
 
     def __post_init__(self) -> None:
         self.data = resolve_data(self.data)  # 'fmnist' -> 'fashion-mnist': one cache, one name
-        get_budget(self.budget)
+        if self.budget not in BUDGET_NAMES:  # each experiment checks that it has this one
+            raise ValueError(f"unknown budget {self.budget!r}: use one of "
+                             f"{', '.join(BUDGET_NAMES)}")
         if self.seeds < 1:
             raise ValueError(f"--seeds must be >= 1, got {self.seeds}")
         for d in self.depths or ():
