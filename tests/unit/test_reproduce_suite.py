@@ -186,5 +186,5 @@ def test_dry_run_prints_the_plan_and_estimate_and_trains_nothing(tmp_path, capsy
     assert len(set(calls)) == len(calls) > 0 and plan["estimated_seconds"] > 0
     text = "\n".join(lines)
     assert "estimated training time" in text and "| resnet56-s0 |" in text
-    assert main(["reproduce", "degradation", "--dry-run"]) == 2
-    assert "--dry-run" in capsys.readouterr().err
+    assert main(["reproduce", "degradation", "--compile", "on"]) == 2
+    assert "--compile goes with `reproduce all`" in capsys.readouterr().err
