@@ -163,3 +163,15 @@ def test_help_and_seeds_default(monkeypatch, capsys):
     assert main(["reproduce", "overfitting", "--budget", "smoke", "--seeds", "4"]) == 0
     assert [o.seeds for o in seen] == [3, 1, 4]
 
+
+
+def test_a_finished_run_costs_nothing_unless_forced(tmp_path):
+    from resnetlab.reproduce.queue import plan_runs
+
+    specs = tricks.plan(Options(budget="smoke", seeds=1))[:2]
+    done = run_folder(tmp_path, specs[0], build_config(specs[0]))
+    done.mkdir(parents=True)
+    (done / "summary.json").write_text('{"status": "complete"}')
+    assert [p.status for p in plan_runs(specs, tmp_path, "tricks")] == ["cached", "train"]
+    assert [p.status for p in plan_runs(specs, tmp_path, "tricks", force=True)] == [
+        "train", "train"]

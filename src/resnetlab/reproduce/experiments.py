@@ -55,7 +55,7 @@ def run_experiment(
     t0 = time.time()
     specs: list[RunSpec] = module.plan(opts)
     runs = opts.runs_dir(name)
-    planned = plan_runs(specs, runs, name)
+    planned = plan_runs(specs, runs, name, opts.force)
     todo = sum(p.status != "cached" for p in planned)
     log(f"{name}: {len(specs)} runs ({len(specs) - todo} cached, {todo} to train or resume), "
         f"budget {opts.budget}, data {opts.data}, {opts.seeds} seed(s), runs in {runs}")

@@ -39,9 +39,12 @@ class Planned:
     experiments: list[str]
     done_iters: int = 0
     seconds: float = 0.0  # estimated seconds still to train (0 when cached)
+    force: bool = False  # retrained even when complete (--force)
 
     @property
     def status(self) -> str:
+        if self.force:
+            return "train"
         if is_complete(self.out_dir):
             return "cached"
         return "resume" if self.done_iters else "train"
@@ -52,16 +55,18 @@ class Planned:
         return self.config.model, str(shortcut)
 
 
-def plan_runs(specs: Sequence[RunSpec], runs_dir: Path, experiment: str) -> list[Planned]:
+def plan_runs(specs: Sequence[RunSpec], runs_dir: Path, experiment: str,
+              force: bool = False) -> list[Planned]:
     """One experiment's runs with their cache status (a run cut off: the iterations done)."""
-    return [planned_run(spec, runs_dir, experiment) for spec in specs]
+    return [planned_run(spec, runs_dir, experiment, force) for spec in specs]
 
 
-def planned_run(spec: RunSpec, runs_dir: Path, experiment: str) -> Planned:
+def planned_run(spec: RunSpec, runs_dir: Path, experiment: str, force: bool = False
+                ) -> Planned:
     config = build_config(spec)
-    p = Planned(spec, config, run_folder(runs_dir, spec, config), [experiment])
+    p = Planned(spec, config, run_folder(runs_dir, spec, config), [experiment], force=force)
     summary = p.out_dir / "summary.json"
-    if summary.is_file() and not is_complete(p.out_dir):
+    if summary.is_file() and not is_complete(p.out_dir) and not force:
         p.done_iters = int(read_json(summary).get("iters") or 0)
     return p
 
