@@ -302,11 +302,10 @@ def depth_figure(rows: Sequence[dict], path: str | Path, reference_label: str = 
 
 def options_figure(values: dict[str, Sequence[float]], path: str | Path,
                    reference: dict[str, float] | None = None,
-                   reference_label: str = "paper", prefix: str = "option ") -> Path:
+                   reference_label: str = "paper") -> Path:
     """Table 3 as a figure: test error per shortcut option, every seed as a dot, the mean ±
     std over seeds as a bar with whiskers; a published column on its own axis (it is a
-    different data set and net, so only its direction and gaps compare). Also any named
-    variants (reproduce tricks' steps, prefix "")."""
+    different data set and net, so only its direction and gaps compare)."""
     names = list(values)
     fig, ax = pyplot().subplots(figsize=(5.6, 4.0))
     xs = range(len(names))
@@ -316,7 +315,7 @@ def options_figure(values: dict[str, Sequence[float]], path: str | Path,
     pad = max(0.3, (hi - lo) * 0.6)
     ax.set_ylim(max(0.0, lo - pad), hi + pad)
     ax.set_xticks(list(xs))
-    ax.set_xticklabels([f"{prefix}{n}" for n in names], rotation=20 if len(names) > 4 else 0)
+    ax.set_xticklabels([f"option {n}" for n in names])
     ax.set_ylabel("test error (%)")
     ax.grid(True, axis="y", alpha=0.3)
     if reference:

@@ -25,7 +25,7 @@ from resnetlab.io import atomic_write_text
 from resnetlab.reproduce.budgets import BUDGETS, is_folder
 from resnetlab.reproduce.claims import claims, verdict_cell
 from resnetlab.reproduce.degradation import DEPTHS as DEGRADATION_DEPTHS
-from resnetlab.reproduce.experiment import SHAPES, Options, budget_paragraph, measure_speed
+from resnetlab.reproduce.experiment import Options, budget_paragraph
 from resnetlab.reproduce.experiments import EXPERIMENTS, run_experiment
 from resnetlab.reproduce.queue import (
     SHAPES,
