@@ -140,7 +140,9 @@ def analyze(records: list[RunRecord], opts: Options, report: Report) -> dict[str
         "own; a step is judged against the one before it: it *pays* when the mean test "
         "error falls by more than the sum of the two steps' stds over seeds.",
         "Test error: the final model's (the EMA's where the EMA is on), never one chosen on "
-        "the test set.")
+        "the test set. Training error: the logged error on the training batches over the "
+        "last 10% of iterations; from the mixing step on the batches are mixed, so it no "
+        "longer measures the fit.")
     body = []
     for r in rows:
         v = by_step.get(r["name"])
