@@ -157,3 +157,39 @@ def test_two_commands_on_one_run_cache_at_once_both_end_well(tmp_path, data_root
     statuses = [[r["status"] for r in json.loads((tmp_path / n / "results.json").read_text())
                  ["runs"]] for n in ("a", "b")]
     assert all(sorted(pair) == ["cached", "trained"] for pair in zip(*statuses)), statuses
+
+
+def test_tricks_smoke_end_to_end_then_cached(tmp_path, data_root, capsys):
+    out, runs = tmp_path / "tricks", tmp_path / "runs"
+    argv = ["reproduce", "tricks", "--budget", "smoke", "--seeds", "2", "--out", str(out),
+            "--runs", str(runs), "--set", "threads=2", "--set", "progress=off",
+            "--set", "tensorboard=false", "--set", f"data_root={data_root}"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert printed.index("estimated training time") < printed.index("training in")
+    results = json.loads((out / "results.json").read_text())
+    steps = [r["name"] for r in results["rows"]]
+    assert steps[0] == "paper" and steps[-1] == "longer" and len(steps) >= 4
+    assert all(r["n"] == 2 for r in results["rows"])
+    step_verdicts = [v for v in results["verdicts"] if v["kind"] == "step"]
+    assert [v["step"] for v in step_verdicts] == steps[1:]
+    for v, before, after in zip(step_verdicts, results["rows"], results["rows"][1:]):
+        assert v["gain"] == pytest.approx(before["test_error"] - after["test_error"])
+    assert (out / "tricks.png").stat().st_size > 5000
+    assert "## Claims" in (out / "report.md").read_text()
+    assert main(argv) == 0
+    again = json.loads((out / "results.json").read_text())
+    assert {r["status"] for r in again["runs"]} == {"cached"}
+
+
+def test_overfitting_smoke_end_to_end(tmp_path, data_root):
+    opts = Options(data="fashion-mnist", budget="smoke", seeds=2, out=tmp_path / "o",
+                   runs=tmp_path / "runs", extra={"threads": 2, "progress": "off",
+                                                  "tensorboard": False,
+                                                  "data_root": str(data_root)})
+    _, results = run_experiment("overfitting", opts, log=lambda s: None)
+    assert results["nets"] == ["resnet8", "resnet14"] and results["subset"] == 64
+    assert {"shallow", "deep"} <= set(results["rows"])
+    assert [v["variant"] for v in results["verdicts"]][:2] == ["deep", "deep"]
+    assert len(results["claims"]) == len(results["verdicts"])
+    assert (tmp_path / "o" / "overfitting.png").stat().st_size > 5000

@@ -6,7 +6,7 @@ import json
 import pytest
 import yaml
 
-from resnetlab.reproduce import claims, suite
+from resnetlab.reproduce import claims, queue, suite
 from resnetlab.reproduce.experiment import Options
 from resnetlab.reproduce.runner import check_same_run, config_key
 from resnetlab.train import load_recipe
@@ -41,7 +41,7 @@ def test_estimate_comes_from_one_measurement_per_net_and_counts_what_is_left(tmp
 
     first = planned[0]
     first.done_iters = first.config.iters // 2
-    speeds = suite.estimate(planned, "fashion-mnist", speed, log=lambda s: None)
+    speeds = queue.estimate(planned, "fashion-mnist", speed, log=lambda s: None)
     assert len(measured) == len(set(measured)) == len(speeds)
     full = planned[1].seconds
     iters = planned[1].config.iters
@@ -186,5 +186,5 @@ def test_dry_run_prints_the_plan_and_estimate_and_trains_nothing(tmp_path, capsy
     assert len(set(calls)) == len(calls) > 0 and plan["estimated_seconds"] > 0
     text = "\n".join(lines)
     assert "estimated training time" in text and "| resnet56-s0 |" in text
-    assert main(["reproduce", "degradation", "--dry-run"]) == 2
-    assert "--dry-run" in capsys.readouterr().err
+    assert main(["reproduce", "degradation", "--compile", "on"]) == 2
+    assert "--compile goes with `reproduce all`" in capsys.readouterr().err

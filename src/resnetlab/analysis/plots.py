@@ -339,29 +339,20 @@ def depth_figure(rows: Sequence[dict], path: str | Path, reference_label: str = 
 
 def options_figure(values: dict[str, Sequence[float]], path: str | Path,
                    reference: dict[str, float] | None = None,
-                   reference_label: str = "paper", prefix: str = "option ") -> Path:
+                   reference_label: str = "paper") -> Path:
     """Table 3 as a figure: test error per shortcut option, every seed as a dot, the mean ±
     std over seeds as a bar with whiskers; a published column on its own axis (it is a
-    different data set and net, so only its direction and gaps compare). Also any named
-    variants (reproduce tricks' steps, prefix "")."""
+    different data set and net, so only its direction and gaps compare)."""
     names = list(values)
     fig, ax = pyplot().subplots(figsize=(5.6, 4.0))
     xs = range(len(names))
-    means = [sum(values[n]) / len(values[n]) for n in names]
-    stds = [(sum((v - m) ** 2 for v in values[n]) / (len(values[n]) - 1)) ** 0.5
-            if len(values[n]) > 1 else 0.0 for n, m in zip(names, means)]
-    ax.bar(xs, means, width=0.55, color="#56B4E9", alpha=0.6, label="mean over seeds")
-    ax.errorbar(xs, means, yerr=stds, fmt="none", ecolor="black", capsize=5, linewidth=1.4,
-                label="± std over seeds")
-    for x, n in zip(xs, names):
-        ax.plot([x] * len(values[n]), values[n], "o", color="#D55E00", markersize=4,
-                label="one seed" if x == 0 else None)
+    _seed_bars(ax, list(xs), [values[n] for n in names], 0.55, "#56B4E9", "mean over seeds")
     lo = min(min(v) for v in values.values())
     hi = max(max(v) for v in values.values())
     pad = max(0.3, (hi - lo) * 0.6)
     ax.set_ylim(max(0.0, lo - pad), hi + pad)
     ax.set_xticks(list(xs))
-    ax.set_xticklabels([f"{prefix}{n}" for n in names], rotation=20 if len(names) > 4 else 0)
+    ax.set_xticklabels([f"option {n}" for n in names])
     ax.set_ylabel("test error (%)")
     ax.grid(True, axis="y", alpha=0.3)
     if reference:
@@ -371,4 +362,45 @@ def options_figure(values: dict[str, Sequence[float]], path: str | Path,
         twin.set_ylabel(f"{reference_label} (%)", color="#555555")
         twin.legend(loc="upper right", fontsize=8)
     ax.legend(loc="upper left", fontsize=8)
+    return save_figure(fig, path)
+
+
+def _seed_bars(ax, xs: Sequence[float], values: Sequence[Sequence[float]], width: float,
+               color: str, label: str, first: bool = True) -> None:
+    """A bar at each mean over seeds, whiskers ± one sample std, every seed as a dot (first:
+    the whiskers and dots get their legend entries)."""
+    means = [sum(v) / len(v) for v in values]
+    stds = [(sum((x - m) ** 2 for x in v) / (len(v) - 1)) ** 0.5 if len(v) > 1 else 0.0
+            for v, m in zip(values, means)]
+    ax.bar(xs, means, width=width, color=color, alpha=0.6, label=label)
+    ax.errorbar(xs, means, yerr=stds, fmt="none", ecolor="black", capsize=4, linewidth=1.2,
+                label="± std over seeds" if first else None)
+    for i, (x, v) in enumerate(zip(xs, values)):
+        ax.plot([x] * len(v), v, "o", color="#D55E00", markersize=3.5,
+                label="one seed" if i == 0 and first else None)
+
+
+def ablation_figure(series: dict[str, dict[str, Sequence[float]]], path: str | Path,
+                    title: str = "") -> Path:
+    """Error (%) per variant of an ablation, in the order given: one bar group per variant,
+    one bar per series (test error, training error), every seed as a dot."""
+    names = list(next(iter(series.values())))
+    fig, ax = pyplot().subplots(figsize=(max(5.6, 1.0 * len(names) + 1.5), 4.2))
+    width = 0.8 / len(series)
+    colors = ("#56B4E9", "#E69F00", "#009E73")
+    for k, (what, values) in enumerate(series.items()):
+        xs = [i + (k - (len(series) - 1) / 2) * width for i in range(len(names))]
+        _seed_bars(ax, xs, [values[n] for n in names], width * 0.9, colors[k % 3], what,
+                   first=k == 0)
+    flat = [x for values in series.values() for v in values.values() for x in v]
+    if flat:  # zoomed on the values: gains of a point are the story, not the bars' height
+        pad = max(0.3, (max(flat) - min(flat)) * 0.3)
+        ax.set_ylim(max(0.0, min(flat) - pad), max(flat) + pad)
+    ax.set_xticks(list(range(len(names))))
+    ax.set_xticklabels(names, rotation=25, ha="right", fontsize=8)
+    ax.set_ylabel("error (%) (axis does not start at 0)")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
     return save_figure(fig, path)

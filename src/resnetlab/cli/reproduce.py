@@ -1,4 +1,5 @@
-"""`resnetlab reproduce degradation|shortcuts|depth|responses`: the paper's experiments."""
+"""`resnetlab reproduce degradation|shortcuts|depth|responses|tricks|overfitting|all`: the
+paper's experiments, the modern-recipe ablations, and all four of the paper's on one cache."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import torch
 from resnetlab.analysis.plots import require
 from resnetlab.analysis.report import command_line
 from resnetlab.cli.train import parse_sets
-from resnetlab.reproduce.budgets import BUDGETS
+from resnetlab.reproduce.budgets import BUDGET_NAMES
 from resnetlab.reproduce.experiment import Options
-from resnetlab.reproduce.experiments import EXPERIMENTS, run_experiment
+from resnetlab.reproduce.experiments import EXPERIMENTS, budgets_of, run_experiment
 from resnetlab.reproduce.suite import COMPILE_CHOICES, run_suite
 
 
@@ -26,9 +27,9 @@ def parse_depths(text: str | None) -> tuple[int, ...] | None:
 
 
 def run(args) -> int:
-    if args.experiment != "all" and (args.dry_run or args.compile != "auto"):
-        raise ValueError("--dry-run and --compile go with `reproduce all`; for one experiment "
-                         "use --set compile=true")
+    if args.experiment != "all" and args.compile != "auto":
+        raise ValueError("--compile goes with `reproduce all`; for one experiment use --set "
+                         "compile=true")
     if not args.dry_run:
         require(f"reproduce {args.experiment}")
     extra = parse_sets(args.set)
@@ -37,7 +38,9 @@ def run(args) -> int:
         # every run's own threads: without it each run picks the cores idle at its start,
         # and one started beside a short job would train the whole run on one core
         extra.setdefault("threads", str(args.threads))
-    opts = Options(data=args.data, budget=args.budget, seeds=args.seeds,
+    module = EXPERIMENTS.get(args.experiment)
+    seeds = args.seeds if args.seeds is not None else getattr(module, "SEEDS", 1)
+    opts = Options(data=args.data, budget=args.budget, seeds=seeds,
                    out=Path(args.out) if args.out else None,
                    runs=Path(args.runs) if args.runs else None,
                    depths=parse_depths(args.depths),
@@ -46,23 +49,38 @@ def run(args) -> int:
                    extra=extra, command=command_line())
     if args.experiment == "all":
         run_suite(opts, compile_choice=args.compile, dry_run=args.dry_run)
+    elif args.dry_run:
+        run_experiment(args.experiment, opts, dry_run=True)
     else:
         run_experiment(args.experiment, opts)
     return 0
 
 
+def budget_help() -> str:
+    """Each experiment's budgets, grouped where they are the same table."""
+    groups: dict[int, tuple[list[str], dict]] = {}
+    for name, module in EXPERIMENTS.items():
+        table = budgets_of(module)
+        groups.setdefault(id(table), ([], table))[0].append(name)
+    return " | ".join(f"{', '.join(names)}: " + "; ".join(f"{b.name}: {b.about}"
+                                                            for b in table.values())
+                      for names, table in groups.values())
+
+
 def register(sub) -> None:
     p = sub.add_parser("reproduce", help="run the paper's experiments, with reports",
-                       description="Run one of the paper's experiments, or `all` of them on "
-                       "one run cache with an index of every claim and its verdict.")
+                       description="Run one of the paper's experiments, one of the ablations "
+                       "of modern training (tricks, overfitting), or `all` four of the paper's "
+                       "on one run cache with an index of every claim and its verdict. Each "
+                       "prints its plan and a time estimate measured on this machine first.")
     p.add_argument("experiment", choices=(*EXPERIMENTS, "all"),
-                   help="one experiment, or all four (no net is trained twice)")
+                   help="one experiment, or all four of the paper's (no net is trained twice)")
     p.add_argument("--data", default="fashion-mnist",
                    help="cifar10, cifar100, fashion-mnist (default), mnist, an alias (fmnist, "
                    "cifar-10, ...), or an image folder")
-    p.add_argument("--budget", choices=list(BUDGETS), default="quick",
-                   help="; ".join(f"{b.name}: {b.about}" for b in BUDGETS.values()))
-    p.add_argument("--seeds", type=int, default=1, help="runs per configuration (mean ± std)")
+    p.add_argument("--budget", choices=BUDGET_NAMES, default="quick", help=budget_help())
+    p.add_argument("--seeds", type=int, help="runs per configuration (mean ± std; default: 3 "
+                   "for tricks and overfitting, 1 for the others)")
     p.add_argument("--depths", help="comma-separated depths to use instead of the defaults")
     p.add_argument("--models", help="responses: comma-separated nets (plain20,resnet110)")
     p.add_argument("--out", help="report folder (default results/EXPERIMENT-DATA-BUDGET)")
@@ -75,7 +93,7 @@ def register(sub) -> None:
                    help="CPU threads of every run (default: at each run's start, the cores "
                    "other processes leave idle; fix it on a machine shared with short jobs)")
     p.add_argument("--dry-run", action="store_true",
-                   help="all: print the plan and the measured time estimate, train nothing")
+                   help="print the plan and the measured time estimate, train nothing")
     p.add_argument("--compile", choices=COMPILE_CHOICES, default="auto",
                    help="all: torch.compile the runs (auto: when the measured speed-up pays "
                    "back the measured compile time)")

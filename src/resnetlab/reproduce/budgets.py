@@ -1,4 +1,5 @@
-"""How long each experiment trains: smoke (seconds, for tests), quick (CPU), paper (GPU).
+"""How long each experiment trains: smoke (seconds, for tests), quick (CPU), paper (GPU); the
+ablations (tricks, overfitting) have smoke, quick and full, each sized for this 2-core CPU.
 
 Budgets are data: iterations, batch, learning-rate milestones as fractions of the run, how
 often to evaluate, and any change from the paper's recipe that a short budget needs (named,
@@ -67,6 +68,54 @@ BUDGETS: dict[str, Budget] = {
                about="the paper's schedule: lr 0.1, /10 at 32k and 48k, stop at 64k (GPU)"),
     )
 }
+
+
+# Time per iteration of batch 128 on Fashion-MNIST that the ablations' budgets are sized
+# from, measured on this 2-core CPU with nothing else running (README, `reproduce all` --seeds
+# 1: ResNet-20's 2,000 iterations with 4 test passes in 4.3 min, ResNet-56's in 10.9 min):
+# ResNet-20 0.129 s, ResNet-56 0.327 s, test passes included.
+TRICKS_BUDGETS: dict[str, Budget] = {
+    b.name: b
+    for b in (
+        Budget("smoke", iters=4, batch_size=16, milestones=(0.5, 0.75), evals=1, subset=128,
+               checkpoint_every=2, log_every=1,
+               about="seconds; ResNet-8 on 128 images; proves the path works"),
+        # 6 steps of 500 iterations and the longer one of 1,000: 4,000 iterations a seed x
+        # 0.129 s = 8.6 min; 3 seeds ~26 min (trivialaugment's loader adds ~1%).
+        Budget("quick", iters=500, batch_size=128, milestones=(0.5, 0.75), evals=2,
+               subset=None, checkpoint_every=250, log_every=10,
+               about="~9 min a seed on a 2-core CPU: 500 iterations (1.1 epochs) a step"),
+        # 6 steps of 3,000 iterations (6.4 epochs) and the longer one of 6,000: 24,000
+        # iterations a seed x 0.129 s = 52 min, plus ~2 min of trivialaugment / mixup on
+        # 12,000 batches (the loader's 13.6k images/s, benchmarks/RESULTS.md) and the EMA:
+        # ~54 min a seed, ~2 h 45 min for 3 seeds.
+        Budget("full", iters=3000, batch_size=128, milestones=(0.5, 0.75), evals=4,
+               subset=None, checkpoint_every=500, log_every=20,
+               about="~54 min a seed, ~2 h 45 min for 3 seeds on a 2-core CPU: 3,000 "
+                     "iterations (6.4 epochs) a step"),
+    )
+}
+# The subset is small enough that the deep net fits it and cheap enough that a quick run of
+# ResNet-56 takes minutes: 4 ResNet-56 runs a seed (plain and 3 regularised) dominate.
+OVERFITTING_BUDGETS: dict[str, Budget] = {
+    b.name: b
+    for b in (
+        Budget("smoke", iters=4, batch_size=16, milestones=(0.5, 0.75), evals=1, subset=64,
+               checkpoint_every=2, log_every=1,
+               about="seconds; ResNet-8 against ResNet-14 on 64 images"),
+        # 4 x 300 x 0.327 s + ResNet-8's 300 x ~0.05 s + 2 test passes a run: ~8 min a seed
+        Budget("quick", iters=300, batch_size=128, milestones=(0.5, 0.75), evals=2, subset=500,
+               checkpoint_every=150, log_every=10,
+               about="~8 min a seed on a 2-core CPU: 500 images, 300 iterations (77 epochs)"),
+        # 4 x 1,000 x 0.327 s + ResNet-8's 1,000 x ~0.05 s + 3 test passes a run: ~24 min a
+        # seed, ~75 min for 3 seeds
+        Budget("full", iters=1000, batch_size=128, milestones=(0.5, 0.75), evals=3,
+               subset=1000, checkpoint_every=250, log_every=10,
+               about="~24 min a seed on a 2-core CPU: 1,000 images, 1,000 iterations "
+                     "(128 epochs)"),
+    )
+}
+BUDGET_NAMES = tuple(dict.fromkeys([*BUDGETS, *TRICKS_BUDGETS, *OVERFITTING_BUDGETS]))
 
 
 def get_budget(name: str) -> Budget:

@@ -44,9 +44,9 @@ def _fmt(values: list[float | None]) -> str:
 
 
 VERDICT_WORDS = {"holds": "holds", "reversed": "reversed", "inconclusive": "not shown",
+                 "unknown": "one seed: spread unknown",
                  "missing": "not measured", "exceeds": "differences exceed the seeds' spread",
-                 "within": "differences within the seeds' spread",
-                 "unknown": "one seed: spread unknown"}
+                 "within": "differences within the seeds' spread"}
 
 
 def claims(records: list[RunRecord], results: dict[str, dict], seeds: list[int],
@@ -118,6 +118,21 @@ def claims(records: list[RunRecord], results: dict[str, dict], seeds: list[int],
                     "seeds_holding": None, "seeds": len(seeds), "margins": [],
                     "pairs": short.get("pairs", [])})
     return out
+
+
+def gain_claims(verdicts: list[dict[str, Any]], link: str) -> list[dict[str, Any]]:
+    """An ablation's verdicts (verdicts.gain, each with the "paper" it tests) as index rows:
+    the status is the mean's against the seeds' spread, the seed count how many seeds
+    improved."""
+    return [{"claim": v["claim"], "paper": v["paper"], "link": link,
+             "this_run": f"{v['after']:.2f} vs {v['before']:.2f} ({-v['gain']:+.2f} points)",
+             "status": v["status"], "seeds_holding": v["seeds_better"], "seeds": v["seeds"],
+             "margins": []} for v in verdicts]
+
+
+def claims_rows(claims: list[dict[str, Any]]) -> list[list[str]]:
+    """The index table's rows without its link column: claim, published, this run, verdict."""
+    return [[c["claim"], c["paper"], c["this_run"], verdict_cell(c)] for c in claims]
 
 
 def verdict_cell(c: dict[str, Any]) -> str:

@@ -3,25 +3,24 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from resnetlab.bench.train import bench_train
 from resnetlab.checkpoint import load_model
 from resnetlab.data.sets.sources import resolve_data
 from resnetlab.models.registry import get_spec
 from resnetlab.models.stats import count_macs, count_params
-from resnetlab.reproduce.budgets import Budget, get_budget, is_folder, run_overrides
-from resnetlab.reproduce.runner import RunRecord, RunSpec, build_config, is_complete, run_folder
+from resnetlab.reproduce.budgets import (
+    BUDGET_NAMES,
+    Budget,
+    get_budget,
+    is_folder,
+    run_overrides,
+)
+from resnetlab.reproduce.runner import RunRecord, RunSpec
 from resnetlab.reproduce.verdicts import mean_std
-from resnetlab.train.config import TrainConfig
-
-# (channels, size, classes, test images) of the built-in sets, for the time estimate.
-SHAPES = {"mnist": (1, 28, 10, 10000), "fashion-mnist": (1, 28, 10, 10000),
-          "cifar10": (3, 32, 10, 10000), "cifar100": (3, 32, 100, 10000)}
 
 
 @dataclass
@@ -41,7 +40,9 @@ class Options:
 
     def __post_init__(self) -> None:
         self.data = resolve_data(self.data)  # 'fmnist' -> 'fashion-mnist': one cache, one name
-        get_budget(self.budget)
+        if self.budget not in BUDGET_NAMES:  # each experiment checks that it has this one
+            raise ValueError(f"unknown budget {self.budget!r}: use one of "
+                             f"{', '.join(BUDGET_NAMES)}")
         if self.seeds < 1:
             raise ValueError(f"--seeds must be >= 1, got {self.seeds}")
         for d in self.depths or ():
@@ -128,35 +129,3 @@ def budget_paragraph(opts: Options) -> str:
     if b.departures():
         text += (f" **Not the paper's recipe:** {'; '.join(b.departures())}. Why: {b.why}")
     return text
-
-
-def measure_speed(config: TrainConfig, data: str, steps: int = 3) -> float:
-    """Training images/s of one net on this machine now: a few engine steps (after a
-    warm-up) at the run's batch, input shape, precision and memory format."""
-    channels, size, classes, _ = SHAPES.get(data, (3, config.image_size, 10, 0))
-    probe = dataclasses.replace(config, compile=False)
-    r = bench_train(config.model, config.batch_size, steps=steps, rounds=1, image_size=size,
-                    channels=channels, num_classes=classes, config=probe, baseline=False,
-                    overrides=config.model_overrides, matmul=False)
-    return float(r["images_per_second"])
-
-
-def measured_eta(specs: list[RunSpec], runs_dir: Path, data: str,
-                 speed: Callable[[Any, str], float] = measure_speed) -> tuple[float, str]:
-    """(seconds, one line) to train the specs not complete in runs_dir, from one speed per
-    net measured now on this machine (evaluations: a forward pass, ~1/3 of a step)."""
-    speeds: dict[str, float] = {}
-    seconds, todo = 0.0, 0
-    for spec in specs:
-        config = build_config(spec)
-        if is_complete(run_folder(runs_dir, spec, config)):
-            continue
-        if config.model not in speeds:
-            speeds[config.model] = speed(config, data)
-        ips, todo = speeds[config.model], todo + 1
-        iters = config.iters or 0
-        seconds += (iters * config.batch_size + iters / max(config.eval_every, 1)
-                    * SHAPES.get(data, (0, 0, 0, 0))[3] / 3) / ips
-    measured = ", ".join(f"{m} {v:.0f} training images/s" for m, v in speeds.items())
-    return seconds, (f"{todo} of {len(specs)} runs to train, about {seconds / 3600:.1f} h at the "
-                     f"speed measured now ({measured or 'nothing to measure'})")

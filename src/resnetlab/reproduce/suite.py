@@ -22,20 +22,21 @@ import torch
 from resnetlab.analysis.report import Report, fmt_seconds, markdown_table
 from resnetlab.bench.train import bench_train
 from resnetlab.io import atomic_write_text
-from resnetlab.reproduce.budgets import is_folder
+from resnetlab.reproduce.budgets import BUDGETS, is_folder
 from resnetlab.reproduce.claims import claims, verdict_cell
 from resnetlab.reproduce.degradation import DEPTHS as DEGRADATION_DEPTHS
-from resnetlab.reproduce.experiment import SHAPES, Options, budget_paragraph, measure_speed
+from resnetlab.reproduce.experiment import Options, budget_paragraph
 from resnetlab.reproduce.experiments import EXPERIMENTS, run_experiment
-from resnetlab.reproduce.runner import (
-    RunRecord,
-    RunSpec,
-    build_config,
-    execute,
-    is_complete,
-    read_json,
-    run_folder,
+from resnetlab.reproduce.queue import (
+    SHAPES,
+    Planned,
+    estimate,
+    measure_speed,
+    plan_table,
+    planned_run,
+    train_queue,
 )
+from resnetlab.reproduce.runner import RunRecord, read_json
 from resnetlab.train.config import TrainConfig
 from resnetlab.train.run_folder import read_config
 
@@ -44,29 +45,6 @@ from resnetlab.train.run_folder import read_config
 ORDER = ("depth", "degradation", "shortcuts", "responses")
 TITLE = "The paper's claims, reproduced (index)"
 COMPILE_CHOICES = ("auto", "on", "off")
-
-
-@dataclass
-class Planned:
-    """One unique training run of the whole suite and what it costs."""
-
-    spec: RunSpec
-    config: TrainConfig
-    out_dir: Path
-    experiments: list[str]
-    done_iters: int = 0
-    seconds: float = 0.0  # estimated seconds still to train (0 when cached)
-
-    @property
-    def status(self) -> str:
-        if is_complete(self.out_dir):
-            return "cached"
-        return "resume" if self.done_iters else "train"
-
-    @property
-    def key(self) -> tuple[str, str]:
-        shortcut = self.config.model_overrides.get("shortcut", "")
-        return self.config.model, str(shortcut)
 
 
 @dataclass
@@ -97,39 +75,12 @@ def plan_suite(opts: Options) -> list[Planned]:
     planned: dict[Path, Planned] = {}
     for name in ORDER:
         for spec in EXPERIMENTS[name].plan(sub_options(opts, name)):
-            config = build_config(spec)
-            out_dir = run_folder(runs_dir(opts), spec, config)
-            if out_dir in planned:
-                planned[out_dir].experiments.append(name)
-                continue
-            p = Planned(spec, config, out_dir, [name])
-            summary = out_dir / "summary.json"
-            if summary.is_file() and not is_complete(out_dir):
-                p.done_iters = int(read_json(summary).get("iters") or 0)
-            planned[out_dir] = p
+            p = planned_run(spec, runs_dir(opts), name)
+            if p.out_dir in planned:
+                planned[p.out_dir].experiments.append(name)
+            else:
+                planned[p.out_dir] = p
     return list(planned.values())
-
-
-def estimate(planned: list[Planned], data: str,
-             speed: Callable[[TrainConfig, str], float] = measure_speed,
-             log: Callable[[str], None] = print) -> dict[tuple[str, str], float]:
-    """Fill in each run's estimated seconds from a measured speed per distinct net."""
-    speeds: dict[tuple[str, str], float] = {}
-    test_images = SHAPES.get(data, (0, 0, 0, 0))[3]
-    for p in planned:
-        if p.status == "cached":
-            continue
-        if p.key not in speeds:
-            speeds[p.key] = speed(p.config, data)
-            log(f"  measured {p.key[0]}{'-' + p.key[1] if p.key[1] else ''}: "
-                f"{speeds[p.key]:.0f} training images/s")
-        ips = speeds[p.key]
-        total = p.config.iters or 0
-        left = max(total - p.done_iters, 0)
-        evals = left / max(p.config.eval_every, 1)
-        # an evaluation is a forward pass only: about a third of a training step per image
-        p.seconds = left * p.config.batch_size / ips + evals * test_images / (3 * ips)
-    return speeds
 
 
 def decide_compile(opts: Options, planned: list[Planned], choice: str,
@@ -179,16 +130,6 @@ def decide_compile(opts: Options, planned: list[Planned], choice: str,
     return CompileChoice(use, reason, measured)
 
 
-def plan_table(planned: list[Planned]) -> str:
-    rows = []
-    for p in planned:
-        state = {"cached": "cached", "resume": f"resume at {p.done_iters}",
-                 "train": "to train"}[p.status]
-        rows.append([p.spec.label, ", ".join(p.experiments), state,
-                     "—" if p.status == "cached" else fmt_seconds(p.seconds)])
-    return markdown_table(["run", "used by", "state", "estimated time"], rows, "llll")
-
-
 def runs_table(planned: list[Planned], records: list[RunRecord]) -> str:
     """The index's table of runs: what this call did with each (the plan's state is
     "cached" for all of them once the queue has trained) and each run's measured training
@@ -202,32 +143,6 @@ def runs_table(planned: list[Planned], records: list[RunRecord]) -> str:
                           rows, "lllrr")
 
 
-def train_queue(planned: list[Planned], compile_on: bool,
-                log: Callable[[str], None] = print) -> list[RunRecord]:
-    """Train (or read back) every unique run, printing the run count and overall ETA."""
-    todo = [p for p in planned if p.status != "cached"]
-    records = []
-    spent, estimated_done = 0.0, 0.0
-    k = 0
-    for p in planned:
-        if p.status == "cached":
-            records += execute([p.spec], p.out_dir.parent, log=lambda s: None)
-            continue
-        k += 1
-        left = sum(q.seconds for q in todo[k - 1:])
-        pace = spent / estimated_done if estimated_done else 1.0
-        log(f"[run {k}/{len(todo)}] {p.spec.label} ({', '.join(p.experiments)}): "
-            f"~{fmt_seconds(p.seconds * pace)}; all runs left ~{fmt_seconds(left * pace)}, "
-            f"ETA {time.strftime('%H:%M', time.localtime(time.time() + left * pace))}")
-        t0 = time.time()
-        spec = dataclasses.replace(p.spec, overrides={**p.spec.overrides,
-                                                      "compile": compile_on})
-        records += execute([spec], p.out_dir.parent, log=log)
-        spent += time.time() - t0
-        estimated_done += p.seconds
-    return records
-
-
 def run_suite(opts: Options, compile_choice: str = "auto",
               log: Callable[[str], None] = print,
               speed: Callable[[TrainConfig, str], float] = measure_speed,
@@ -237,6 +152,9 @@ def run_suite(opts: Options, compile_choice: str = "auto",
     if compile_choice not in COMPILE_CHOICES:
         raise ValueError(f"--compile takes one of {', '.join(COMPILE_CHOICES)}, "
                          f"got {compile_choice!r}")
+    if opts.budget not in BUDGETS:
+        raise ValueError(f"unknown budget {opts.budget!r} for all: use one of "
+                         f"{', '.join(BUDGETS)}")
     if opts.depths or opts.models:
         raise ValueError("reproduce all runs each experiment at its own depths and nets: "
                          "drop --depths/--models, or run that experiment alone")

@@ -72,3 +72,52 @@ def trend(
             f"depth {lo} ({diff:+.{d}f}{unit}; the claim needs a change {bound}). "
             f"{agree} of {len(pairs)} depth pairs go the claimed way.")
     return Verdict(claim, status, lo, hi, diff, tol, agree, len(pairs), text)
+
+
+@dataclass(frozen=True)
+class Gain:
+    """Does a change lower the test error by more than the seeds' spread?"""
+
+    claim: str
+    status: str  # "holds", "reversed", "inconclusive" or "unknown" (one seed: no spread)
+    before: float
+    after: float
+    gain: float  # before - after, percentage points (> 0: the change helps)
+    spread: float | None  # sum of the two stds over seeds
+    seeds_better: int
+    seeds: int
+    text: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def gain(claim: str, before: Sequence[float | None], after: Sequence[float | None],
+         what: str = "test error", names: tuple[str, str] = ("before", "after")) -> Gain:
+    """Judge `claim` that `after` (one value per seed) is below `before`: it holds when the
+    mean falls by more than the spread (the sum of the two sample stds: the mean ± std
+    intervals do not overlap), is reversed when it rises by as much, and is not shown in
+    between. Seeds are paired by index where both have a value, and counted; `names` says
+    what before and after are in the text."""
+    (b, b_sd), (a, a_sd) = mean_std(list(before)), mean_std(list(after))
+    if a is None or b is None:
+        raise ValueError(f"{claim}: no {what} to compare (before {before}, after {after})")
+    diff = b - a
+    pairs = [(x, y) for x, y in zip(before, after) if x is not None and y is not None]
+    better = sum(y < x for x, y in pairs)
+    spread = None if b_sd is None or a_sd is None else b_sd + a_sd
+    if spread is None:
+        status = "unknown"
+    elif diff > spread:
+        status = "holds"
+    elif diff < -spread:
+        status = "reversed"
+    else:
+        status = "inconclusive"
+    word = {"holds": "Yes", "reversed": "No, the opposite", "inconclusive": "Not shown",
+            "unknown": "Not judged (one seed: no spread)"}[status]
+    bound = "" if spread is None else f"; the claim needs a fall of more than {spread:.2f}, " \
+        "the sum of the two stds over seeds"
+    text = (f"**{word}.** {what} {a:.2f} {names[1]} vs {b:.2f} {names[0]} ({-diff:+.2f} "
+            f"points{bound}). {better} of {len(pairs)} seeds fall.")
+    return Gain(claim, status, b, a, diff, spread, better, len(pairs), text)
