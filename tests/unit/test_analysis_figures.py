@@ -4,7 +4,7 @@ import json
 
 from PIL import Image
 
-from resnetlab.analysis.plots import (
+from resnetlab.analysis.figures import (
     comparison_figure,
     depth_figure,
     gradients_figure,

@@ -50,7 +50,7 @@ def test_train_evaluate_predict_export_without_matplotlib(no_matplotlib, tmp_pat
 
 
 def test_figures_without_matplotlib_name_the_extra(no_matplotlib, tmp_path):
-    from resnetlab.analysis.plots import depth_figure
+    from resnetlab.analysis.figures import depth_figure
 
     with pytest.raises(ImportError, match=r"resnetlab\[plots\]"):
         depth_figure([{"depth": 20, "mean": 8.0, "std": None}], tmp_path / "d.png")

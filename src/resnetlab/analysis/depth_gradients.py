@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from resnetlab.analysis.figures import block_gradients_figure
 from resnetlab.analysis.gradients import data_batches
-from resnetlab.analysis.plots import block_gradients_figure
 from resnetlab.analysis.report import Report, markdown_table
 from resnetlab.io import read_json, write_json
 from resnetlab.models.registry import build_model, get_spec

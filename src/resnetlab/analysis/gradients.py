@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from resnetlab.analysis.plots import gradients_figure
+from resnetlab.analysis.figures import gradients_figure
 from resnetlab.analysis.report import Report
 from resnetlab.checkpoint import load_model
 from resnetlab.data import DeviceLoader, load_dataset

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from resnetlab.analysis.plots import comparison_figure
+from resnetlab.analysis.figures import comparison_figure
 from resnetlab.analysis.report import Report, fmt_mean_std, fmt_seconds
 from resnetlab.reproduce.experiment import (
     Options,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from resnetlab.analysis.plots import depth_figure
+from resnetlab.analysis.figures import depth_figure
 from resnetlab.analysis.report import Report, fmt_mean_std, fmt_pct
 from resnetlab.paper import CIFAR10_ERRORS
 from resnetlab.reproduce.experiment import (

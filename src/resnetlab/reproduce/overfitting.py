@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from resnetlab.analysis.plots import ablation_figure
+from resnetlab.analysis.figures import ablation_figure
 from resnetlab.analysis.report import Report, fmt_mean_std, fmt_seconds
 from resnetlab.reproduce.ablation import (
     Variant,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from resnetlab.analysis.plots import responses_figure
+from resnetlab.analysis.figures import responses_figure
 from resnetlab.analysis.report import Report, fmt_pct
 from resnetlab.analysis.responses import run_stds, sorted_stds
 from resnetlab.models.registry import get_spec

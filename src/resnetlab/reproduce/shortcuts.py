@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from resnetlab.analysis.plots import options_figure
+from resnetlab.analysis.figures import options_figure
 from resnetlab.analysis.report import Report, fmt_count, fmt_mean_std, fmt_pct
 from resnetlab.models.registry import get_spec
 from resnetlab.paper import TABLE3_SHORTCUTS
