@@ -193,7 +193,7 @@ class TrainConfig:
     test_views: Literal["center", "ten-crop", "multiscale"] = key(
         "center", "image folders: views of the final test")
     test_scales: list[int] = key([224, 256, 384, 480, 640], "image folders, test_views="
-                                 "multiscale: shorter sides (px) to average")
+                                 "multiscale: shorter sides (px) to average", min_length=1)
     # own data (image folders): "imagenet" = the paper's pipeline with ImageNet statistics
     # (as before these keys existed); "auto" picks "small" or "large" from the images' sizes.
     folder_pipeline: Literal["imagenet", "auto", "small", "large"] = key(
@@ -227,7 +227,7 @@ class TrainConfig:
     sync_bn: bool = key(False, "multi-process: BatchNorm statistics over the global batch "
                         "(default: per process, as in the paper)")
     dist_timeout: float = key(600.0, "multi-process: seconds before a collective is declared "
-                              "stuck")
+                              "stuck", gt=0)
     # reproducibility
     seed: int = key(0, "random seed (data order, augmentation, initialisation)", ge=0)
     deterministic: bool = key(False, "torch deterministic algorithms on a fixed thread count "
@@ -280,6 +280,8 @@ class TrainConfig:
         if self.nesterov and (self.momentum == 0 or self.optimizer != "sgd"):
             raise ValueError(f"nesterov needs optimizer sgd with momentum > 0, got optimizer "
                              f"{self.optimizer}, momentum {self.momentum}")
+        if not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas={self.betas}: each decay must be in [0, 1)")
         if self.batch_size % self.accumulate:
             raise ValueError(f"accumulate={self.accumulate} does not divide batch_size="
                              f"{self.batch_size}: each step needs equal slices")
