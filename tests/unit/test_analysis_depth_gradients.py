@@ -96,6 +96,9 @@ def test_cli_refuses_models_with_families_and_bad_depths(tmp_path, capsys):
     assert "--depths takes a comma-separated list of ints, got '20,x'" in capsys.readouterr().err
     assert main(["analyze", "gradients", "--out", str(tmp_path)]) == 2
     assert "--families plain,original,preact" in capsys.readouterr().err
+    assert main(["analyze", "gradients", "--families", "preact", "--depths", "21", "--out",
+                 str(tmp_path)]) == 2
+    assert "no net to measure: preact_resnet depth must be 6n+2" in capsys.readouterr().err
 
 
 def test_cli_families_end_to_end(tmp_path, capsys):

@@ -206,6 +206,7 @@ def test_registry_lists_with_wildcards_and_refuses_duplicates():
         ("resnet20", {"shortcut": "D"}, "unknown shortcut 'D'"),
         ("resnet20", {"num_classes": 0}, "num_classes must be >= 1"),
         ("resnet20", {"dropblock": 0.1}, "unknown override"),
+        ("resnet20", {"dropout:0.1": None}, "YAML needs a space after the colon"),
         ("plain20", {"shortcut": "B"}, "plain net"),
     ],
 )

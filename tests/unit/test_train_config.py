@@ -94,6 +94,9 @@ def test_wrong_value_type_is_a_clear_error(key, value, match):
     ({"schedule": "plateau", "val_size": 0}, "val_size > 0"),
     ({"wd_exclude": ["conv"]}, "wd_exclude item 'conv'"),
     ({"device": "tpu"}, "device='tpu'"),
+    ({"optimizer": "adamw", "nesterov": False, "betas": [2, 0.9]}, r"betas=\[2.0, 0.9\]: each"),
+    ({"dist_timeout": -5}, "dist_timeout must be > 0"),
+    ({"test_scales": []}, "test_scales takes a list"),
 ])
 def test_out_of_range_values_are_refused(overrides, match):
     with pytest.raises(ValueError, match=match):

@@ -159,6 +159,8 @@ def compare_families(
             results.append(r)
             log(f"{name}: {r['blocks']} blocks, first/last {r['first_over_last']:.3g}, "
                 f"{r['seconds']:.1f} s")
+    if not results:
+        raise ValueError("no net to measure: " + "; ".join(s["why"] for s in skipped))
     fig = block_gradients_figure(results, out / "gradients.png")
     report.section(
         "Setup",

@@ -62,7 +62,7 @@ def run_get(args) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("weights", help="list and fetch published weights (torchvision, "
-                                       "Idelbayev's CIFAR-10 nets)")
+                                       "timm, Idelbayev's CIFAR-10 nets)")
     verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
     ls = verbs.add_parser("list", help="every published file: model, accuracy, cache state")
     ls.add_argument("--json", action="store_true",

@@ -58,7 +58,8 @@ PAPERS: dict[str, Paper] = {
         }),
     "senet": Paper(
         "Hu, Shen, Sun 2018, Squeeze-and-Excitation Networks", "1709.01507",
-        {"seresnet50": Quote(23.29, None, "Table 2, re-implementation, single crop")}),
+        {"seresnet50": Quote(23.29, None, "Table 2, SENet column (ResNet-50 re-trained: "
+                                          "24.80), single crop")}),
     "tricks": Paper(
         "He, Zhang, Zhang, Zhang, Xie, Li 2019, Bag of Tricks for Image Classification with "
         "Convolutional Neural Networks", "1812.01187",

@@ -313,7 +313,10 @@ def build_model(name: str, **overrides: Any) -> nn.Module:
     overrides = dict(overrides)
     unknown = sorted(set(overrides) - set(OVERRIDES))
     if unknown:
-        raise ValueError(f"unknown override(s) {unknown} for {name!r}; valid: {list(OVERRIDES)}")
+        glued = " (YAML needs a space after the colon: {key: value})" if any(
+            ":" in str(k) for k in unknown) else ""
+        raise ValueError(f"unknown override(s) {unknown} for {name!r}; valid: "
+                         f"{list(OVERRIDES)}{glued}")
     if not spec.residual and overrides.get("shortcut") not in (None,):
         raise ValueError(f"{name!r} is a plain net: it has no shortcuts to choose")
     if "shortcut" in overrides:

@@ -16,9 +16,12 @@ from typing import Any, Literal
 from pydantic import ValidationError, field_validator, model_validator
 from pydantic.dataclasses import dataclass
 
+from resnetlab.data.pipeline.policies import POLICIES
 from resnetlab.data.sets.sources import builtin_name
 from resnetlab.train import config_fields
 from resnetlab.train.config_fields import STRICT, key
+from resnetlab.train.losses import LOSSES
+from resnetlab.train.optimizer import OPTIMIZERS
 
 # Keys that say how a run is executed, not what it computes: changing them on resume is allowed
 # (fit refuses a folder whose config differs in any other key). This list may grow; the run
@@ -87,7 +90,7 @@ class TrainConfig:
     weight_decay: float = key(1e-4, "L2 penalty", ge=0)
     wd_exclude: list[Literal["norm", "bias"]] = key([], "parameters without weight decay")
     # optimizer: the others (train/optimizer.py)
-    optimizer: Literal["sgd", "adamw", "lamb", "lars"] = key(
+    optimizer: Literal[OPTIMIZERS] = key(
         "sgd", "sgd (momentum, nesterov), adamw (torch's), lamb (You et al. 2019) or lars (You "
         "et al. 2017, needs momentum)")
     betas: list[float] = key([0.9, 0.999], "Adam moments' decays", only="optimizer=adamw|lamb",
@@ -134,7 +137,7 @@ class TrainConfig:
                                    "used as stated)")
     # regularisation
     label_smoothing: float = key(0.0, "label smoothing", ge=0, lt=1)
-    loss: Literal["ce", "bce"] = key("ce", "cross-entropy, or binary cross-entropy per class "
+    loss: Literal[LOSSES] = key("ce", "cross-entropy, or binary cross-entropy per class "
                                      "(ResNet strikes back)")
     bce_target_threshold: float | None = key(None, "bce: targets above this become 1, the rest "
                                              "0 (RSB: 0.2; null: off)", only="loss=bce",
@@ -159,8 +162,7 @@ class TrainConfig:
     pad: int = key(4, "in-memory sets: zero padding (px) before the random crop (0: no "
                    "shifts)", ge=0)
     flip: bool = key(True, "random horizontal flips")
-    augment: Literal["none", "randaugment", "trivialaugment", "autoaugment-cifar10",
-                     "autoaugment-imagenet"] = key(
+    augment: Literal[POLICIES] = key(
         "none", "a policy on each training batch, after the crop: RandAugment, "
         "TrivialAugmentWide or AutoAugment's CIFAR-10 / ImageNet policy")
     randaugment_ops: int = key(2, "RandAugment's N: ops per image", only="augment=randaugment",
@@ -193,7 +195,7 @@ class TrainConfig:
     test_views: Literal["center", "ten-crop", "multiscale"] = key(
         "center", "image folders: views of the final test")
     test_scales: list[int] = key([224, 256, 384, 480, 640], "image folders, test_views="
-                                 "multiscale: shorter sides (px) to average")
+                                 "multiscale: shorter sides (px) to average", min_length=1)
     # own data (image folders): "imagenet" = the paper's pipeline with ImageNet statistics
     # (as before these keys existed); "auto" picks "small" or "large" from the images' sizes.
     folder_pipeline: Literal["imagenet", "auto", "small", "large"] = key(
@@ -227,7 +229,7 @@ class TrainConfig:
     sync_bn: bool = key(False, "multi-process: BatchNorm statistics over the global batch "
                         "(default: per process, as in the paper)")
     dist_timeout: float = key(600.0, "multi-process: seconds before a collective is declared "
-                              "stuck")
+                              "stuck", gt=0)
     # reproducibility
     seed: int = key(0, "random seed (data order, augmentation, initialisation)", ge=0)
     deterministic: bool = key(False, "torch deterministic algorithms on a fixed thread count "
@@ -280,6 +282,8 @@ class TrainConfig:
         if self.nesterov and (self.momentum == 0 or self.optimizer != "sgd"):
             raise ValueError(f"nesterov needs optimizer sgd with momentum > 0, got optimizer "
                              f"{self.optimizer}, momentum {self.momentum}")
+        if not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas={self.betas}: each decay must be in [0, 1)")
         if self.batch_size % self.accumulate:
             raise ValueError(f"accumulate={self.accumulate} does not divide batch_size="
                              f"{self.batch_size}: each step needs equal slices")

@@ -147,10 +147,7 @@ def read_summary(out: Path) -> dict[str, Any] | None:
     path = out / SUMMARY_FILE
     if not path.is_file():
         return None
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: corrupt summary ({e}); delete it to finish the run again") from e
+    return fileio.read_json(path, "; delete it to finish the run again")
 
 
 def mark_unfinished(out: Path) -> None:
