@@ -56,6 +56,9 @@ class DataOptions:
     image_size: int
     pad: int
     flip: bool
+    alternate_flip: bool
+    train_sizes: list[int]
+    size_mode: str
     scale_min: int
     scale_max: int
     eval_resize: int
@@ -80,7 +83,9 @@ def data_options(config: TrainConfig) -> DataOptions:
         subset=config.subset, val_size=config.val_size, seed=config.seed,
         norm_stats=config.norm_stats, normalize=config.normalize,
         folder_pipeline=config.folder_pipeline, image_size=config.image_size, pad=config.pad,
-        flip=config.flip, scale_min=config.scale_min, scale_max=config.scale_max,
+        flip=config.flip, alternate_flip=config.alternate_flip,
+        train_sizes=config.train_sizes, size_mode=config.size_mode, scale_min=config.scale_min,
+        scale_max=config.scale_max,
         eval_resize=config.eval_resize, test_scales=config.test_scales,
         lighting=config.lighting, workers=config.workers, channels_last=config.channels_last,
         augment=dict(policy=config.augment, num_ops=config.randaugment_ops,
@@ -363,7 +368,9 @@ def make_loader(ds, norm: Normalization | dict[str, Any], batch_size: int, *, tr
     return DeviceLoader(ds.images, ds.labels, batch_size, train=train, device=device,
                         pad=opts.pad, flip=opts.flip, seed=opts.seed, rank=dist.rank,
                         world_size=dist.world_size, channels_last=opts.channels_last,
-                        normalization=norm, augment=batch_augment(opts, norm) if train else None)
+                        normalization=norm, augment=batch_augment(opts, norm) if train else None,
+                        train_sizes=opts.train_sizes, size_mode=opts.size_mode,
+                        alternate_flip=opts.alternate_flip)
 
 
 def batch_augment(opts: DataOptions, norm: Normalization):
