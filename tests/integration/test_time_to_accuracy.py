@@ -57,3 +57,24 @@ def test_missing_data_is_one_line_with_the_fix(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "fashion-mnist: data set not found" in err
     assert "make data" in err
+
+
+@pytest.mark.slow  # 4 runs, each scored on the 10k test images
+@needs_data
+def test_seeds_script_alternates_recipes_and_summarises(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("speedrun_seeds", BENCH.with_name(
+        "speedrun_seeds.py"))
+    seeds = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(seeds)
+    out = tmp_path / "seeds.json"
+    assert seeds.main(["--quick", "--recipes", "speedrun", "demo", "--seeds", "0", "1",
+                       "--threads", "1", "--runs", str(tmp_path / "runs"), "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert [(r["recipe"], r["seed"]) for r in result["runs"]] == [
+        ("speedrun", 0), ("demo", 0), ("speedrun", 1), ("demo", 1)]
+    assert all(r["seconds"] > 0 and 0 <= r["test_accuracy"] <= 100 for r in result["runs"])
+    s = result["summary"]["speedrun"]
+    assert s["n"] == 2 and s["min_accuracy"] <= s["mean_accuracy"] <= s["max_accuracy"]
+    assert "speedrun: mean" in capsys.readouterr().out
+    assert seeds.main(["--recipes", "sprint", "--out", str(out)]) == 2
+    assert "unknown recipe 'sprint'" in capsys.readouterr().err
