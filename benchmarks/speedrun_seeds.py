@@ -70,7 +70,8 @@ def main(argv=None) -> int:
             r = runs[-1]
             print(f"{recipe} seed {seed}: {r['test_accuracy']:.2f}% in {r['seconds']:.1f} s "
                   f"({r['threads']} threads)", flush=True)
-    result = {"quick": args.quick, "runs": runs, "summary": {r: summary(runs, r) for r in args.recipes},
+    result = {"quick": args.quick, "runs": runs,
+              "summary": {r: summary(runs, r) for r in args.recipes},
               "machine": machine(), "versions": versions(),
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     for recipe, s in result["summary"].items():
