@@ -151,7 +151,7 @@ def draw(runs: list[dict], path: Path, title: str) -> Path:
     ax.axhline(TARGET, color="k", lw=0.6, ls=":")
     ax.set_xlabel("wall seconds from the first step (evaluations included)")
     ax.set_ylabel("test accuracy (%)")
-    ax.set_ylim(max(80.0, min(a for r in runs for _, a in r["points"]) - 1), None)
+    ax.set_ylim(max(0.0, min(a for r in runs for _, a in r["points"]) - 2), 100)
     ax.set_title(title)
     ax.legend(loc="lower right")
     return save_figure(fig, path)
@@ -188,10 +188,10 @@ def main(argv=None) -> int:
     iters = QUICK["iters"] if args.quick else None
     runs = []
     for seed in args.seeds:
-        peer = run_peer(train, test, 1 if args.quick else args.epochs_peer, seed, args.workers,
-                        iters)
-        runs.append({"who": "peer", "label": f"PyTorch tutorial loop, fp32, {args.epochs_peer} "
-                     "epochs", "seed": seed, **summarize(peer)})
+        epochs = 1 if args.quick else args.epochs_peer
+        peer = run_peer(train, test, epochs, seed, args.workers, iters)
+        runs.append({"who": "peer", "label": f"PyTorch tutorial loop, fp32, {epochs} epoch(s)",
+                     "seed": seed, **summarize(peer)})
         ours = run_resnetlab(args.recipe, train, test, seed, args.threads, iters)
         runs.append({"who": "resnetlab", "label": f"resnetlab {args.recipe}", "seed": seed,
                      **summarize(ours)})
@@ -208,7 +208,7 @@ def main(argv=None) -> int:
     print(f"ratios (peer / resnetlab): {result['ratios']}\n{args.out}")
     try:
         png = draw(runs, args.out.with_suffix(".png"), f"ResNet-20 on Fashion-MNIST, "
-                   f"{args.threads} threads")
+                   f"{args.threads} thread(s)")
         print(png)
     except MissingPlots as e:
         print(f"no figure: {e}")
