@@ -53,7 +53,8 @@ def test_speedrun_is_resnet20_with_progressive_sizes_reaching_the_loader():
 
     from resnetlab.data import ImageSet, Normalization
     from resnetlab.distributed import DistInfo
-    from resnetlab.train.data import data_options, make_loader
+    from resnetlab.train.data import data_options
+    from resnetlab.train.loaders import make_loader
 
     c = load_recipe("speedrun")
     assert c.model == "resnet20" and not c.model_overrides and c.alternate_flip

@@ -30,10 +30,11 @@ from resnetlab.models.convert import load_weights
 from resnetlab.models.registry import build_model, get_spec
 from resnetlab.train import devices, run_folder, run_report, summary
 from resnetlab.train.config import TrainConfig
-from resnetlab.train.data import DataOptions, Splits, data_options, load_splits, make_loader
+from resnetlab.train.data import DataOptions, Splits, data_options, load_splits
 from resnetlab.train.ema import make_ema
 from resnetlab.train.evaluate import EvalResult, evaluate_model
 from resnetlab.train.finetune import freeze_stages, model_for, read_init
+from resnetlab.train.loaders import make_loader
 from resnetlab.train.losses import Loss
 from resnetlab.train.optimizer import build_optimizer
 from resnetlab.train.own_data import own_pieces
