@@ -74,6 +74,80 @@ def test_train_batches_are_crops_and_flips_of_their_images():
     assert len(offsets) > 10 and flips == {False, True}
 
 
+@pytest.mark.parametrize("backend", ["torch", "numpy"])
+def test_smaller_crop_is_the_window_of_the_padded_image(backend):
+    x = _ramp(h=6, w=6)
+    src = x.numpy() if backend == "numpy" else x
+    out = crop_flip(src, torch.tensor([3]), torch.tensor([1]), torch.tensor([True]), 1, size=4)
+    ref = np.pad(x.numpy(), ((0, 0), (0, 0), (1, 1), (1, 1)))[:, :, 3:7, 1:5][..., ::-1]
+    np.testing.assert_array_equal(np.asarray(out), ref)
+
+
+def _crop_of(img, xi, pad, size):
+    """The (dy, dx, flip) that cut xi out of img, or None."""
+    span = img.shape[-1] + 2 * pad - size
+    for dy in range(span + 1):
+        for dx in range(span + 1):
+            for f in (False, True):
+                if torch.equal(crop_flip(img[None], torch.tensor([dy]), torch.tensor([dx]),
+                                         torch.tensor([f]), pad, size)[0], xi):
+                    return dy, dx, f
+    return None
+
+
+def test_crop_sizes_follow_the_epoch_and_the_last_repeats():
+    loader, images = _loader(train_sizes=(3, 5), size_mode="crop")
+    for epoch, size in ((0, 3), (1, 5), (4, 5)):
+        x, y = next(iter(loader.epoch_batches(epoch)))
+        assert x.shape[2:] == (size, size)
+        for xi, yi in zip((x * 255).round().to(torch.uint8), y):
+            assert _crop_of(images[yi], xi, 2, size), f"sample {yi}: no {size}px crop"
+    evaluation = DeviceLoader(images, torch.arange(50), 8, train=False, normalize="none",
+                              train_sizes=(3,), size_mode="crop")
+    assert next(iter(evaluation.epoch_batches(0)))[0].shape[2:] == (6, 6)
+
+
+def test_train_sizes_out_of_range_are_refused_by_name():
+    images, labels = _indexed_set(10)
+    with pytest.raises(ValueError, match=r"train_sizes \[3, 11\]: each must be in 1..10 px"):
+        DeviceLoader(images, labels, 4, train=True, pad=2, train_sizes=(3, 11), size_mode="crop")
+    with pytest.raises(ValueError, match="size_mode must be one of resize, crop, not 'zoom'"):
+        DeviceLoader(images, labels, 4, train=True, train_sizes=(3,), size_mode="zoom")
+
+
+def test_resize_sizes_downscale_whole_images_per_epoch():
+    images, labels = _indexed_set(20, h=8, w=8)
+    loader = DeviceLoader(images, labels, 5, train=True, normalize="none", pad=0, flip=False,
+                          train_sizes=(4, 8))
+    x, y = next(iter(loader.epoch_batches(0)))
+    small = torch.nn.functional.interpolate(images[y].float(), size=(4, 4), mode="bilinear",
+                                            antialias=True).round()
+    assert x.shape[2:] == (4, 4) and torch.equal((x * 255).round(), small)
+    x, y = next(iter(loader.epoch_batches(3)))
+    assert torch.equal((x * 255).round().to(torch.uint8), images[y])
+    with pytest.raises(ValueError, match=r"train_sizes \[9\]: each must be in 1..8 px"):
+        DeviceLoader(images, labels, 5, train=True, pad=4, train_sizes=(9,))
+    with pytest.raises(ValueError, match="needs per-channel normalization"):
+        DeviceLoader(images, labels, 5, train=True, normalize="pixel", train_sizes=(4,))
+
+
+def test_alternate_flip_mirrors_each_image_every_other_epoch():
+    images, labels = _indexed_set(50)
+    loader = DeviceLoader(images, labels, 10, train=True, normalize="none", pad=0,
+                          alternate_flip=True)
+
+    def flips(epoch):
+        out = {}
+        for x, y in loader.epoch_batches(epoch):
+            for xi, yi in zip((x * 255).round().to(torch.uint8), y):
+                out[int(yi)] = not torch.equal(xi, images[yi])
+        return out
+
+    e0, e1, e2 = flips(0), flips(1), flips(2)
+    assert 10 < sum(e0.values()) < 40
+    assert all(e1[i] != e0[i] for i in e0) and e2 == e0
+
+
 def test_len_drop_last_and_epoch_shuffle():
     loader, _ = _loader(n=50, batch=8)
     assert len(loader) == 6 and loader.num_samples == 48

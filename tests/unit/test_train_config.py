@@ -48,6 +48,25 @@ def test_demo_uses_the_cpu_friendly_tricks():
     assert c.schedule in ("onecycle", "cosine") and c.nesterov and c.label_smoothing > 0
 
 
+def test_speedrun_is_resnet20_with_progressive_sizes_reaching_the_loader():
+    import torch
+
+    from resnetlab.data import ImageSet, Normalization
+    from resnetlab.distributed import DistInfo
+    from resnetlab.train.data import data_options
+    from resnetlab.train.loaders import make_loader
+
+    c = load_recipe("speedrun")
+    assert c.model == "resnet20" and not c.model_overrides and c.alternate_flip
+    assert c.train_sizes[-1] == 28 and min(c.train_sizes) < 28 and not c.eval_test
+    images = torch.randint(0, 256, (40, 1, 28, 28), dtype=torch.uint8)
+    ds = ImageSet(images, torch.arange(40) % 10, [str(i) for i in range(10)], (0.5,), (0.25,))
+    loader = make_loader(ds, Normalization((0.5,), (0.25,)), 8, train=True,
+                         opts=data_options(c), device=torch.device("cpu"), dist=DistInfo())
+    sides = [next(iter(loader.epoch_batches(e)))[0].shape[-1] for e in range(len(c.train_sizes))]
+    assert sides == c.train_sizes and loader.alternate_flip
+
+
 def test_command_line_strings_are_parsed_by_type():
     c = load_recipe("paper-cifar", {"lr": "0.05", "nesterov": "true", "milestones": "100,200",
                                     "subset": "1000", "warmup_until_error": "null"})
@@ -97,6 +116,8 @@ def test_wrong_value_type_is_a_clear_error(key, value, match):
     ({"optimizer": "adamw", "nesterov": False, "betas": [2, 0.9]}, r"betas=\[2.0, 0.9\]: each"),
     ({"dist_timeout": -5}, "dist_timeout must be > 0"),
     ({"test_scales": []}, "test_scales takes a list"),
+    ({"train_sizes": [16, 0]}, "train_sizes item 0 must be greater than 0"),
+    ({"size_mode": "zoom"}, "size_mode='zoom' is not one of resize | crop"),
 ])
 def test_out_of_range_values_are_refused(overrides, match):
     with pytest.raises(ValueError, match=match):

@@ -47,9 +47,11 @@ def test_metrics_rows_follow_the_contract(done):
     assert rows == r.metrics and rows[-1]["iter"] == 24
     base = {"iter", "epoch", "lr", "train_loss", "train_error", "images_per_second", "wall_time"}
     for row in rows:
-        assert base <= set(row) <= base | {"val_error", "test_error"}
+        assert base <= set(row) <= base | {"val_error", "test_error", "eval_seconds"}
+        assert ("eval_seconds" in row) == ("val_error" in row)
     evals = [row["iter"] for row in rows if "val_error" in row]
     assert evals == [8, 16, 24]  # eval_every=8, and the final evaluation
+    assert all(row["eval_seconds"] > 0 for row in rows if "val_error" in row)
     assert [row["iter"] for row in rows if "test_error" in row] == evals
     csv = (r.out_dir / "metrics.csv").read_text().splitlines()
     assert csv[0].startswith("iter,epoch,lr,train_loss,train_error,val_error,test_error")

@@ -13,8 +13,9 @@ from weightfiles import cached_entry, isolated  # noqa: F401 (autouse fixture)
 
 from resnetlab.checkpoint import load_model, read_meta
 from resnetlab.cli import main
+from resnetlab.data.pipeline.folder_loader import worker_count
 from resnetlab.train import fit, load_recipe
-from resnetlab.train.data import data_options, load_splits, worker_count
+from resnetlab.train.data import data_options, load_splits
 from resnetlab.train.finetune import freeze_stages
 from resnetlab.weights import cache_path
 

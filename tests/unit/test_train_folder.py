@@ -56,7 +56,8 @@ def test_ranks_draw_folder_batches_through_torchs_distributed_sampler(folder):
 
     from resnetlab.data import scan_folder
     from resnetlab.distributed import DistInfo
-    from resnetlab.train.data import data_options, make_loader
+    from resnetlab.train.data import data_options
+    from resnetlab.train.loaders import make_loader
 
     ds = scan_folder(folder / "train")  # 24 images; global batch 6 -> 3 per rank
     norm = {"mean": [0.5] * 3, "std": [0.25] * 3}

@@ -120,7 +120,8 @@ def test_folder_crop_keys_reach_the_loader(folder):
     from resnetlab.data.pipeline.image_transforms import CenterCrop, RandomResizedCrop
     from resnetlab.distributed import DistInfo
     from resnetlab.train import load_recipe
-    from resnetlab.train.data import data_options, make_loader
+    from resnetlab.train.data import data_options
+    from resnetlab.train.loaders import make_loader
 
     cfg = load_recipe("tv-v2", dict(data_root=str(folder), image_size=32, eval_size=40,
                                     eval_resize=48, rrc_scale=[0.25, 0.5], rrc_ratio=[0.5, 2.0],

@@ -13,7 +13,7 @@ import functools
 import math
 from typing import Any, Literal
 
-from pydantic import ValidationError, field_validator, model_validator
+from pydantic import PositiveInt, ValidationError, field_validator, model_validator
 from pydantic.dataclasses import dataclass
 
 from resnetlab.data.pipeline.policies import POLICIES
@@ -176,6 +176,9 @@ class TrainConfig:
                               ge=0, le=1)
     color_jitter: float = key(0.0, "brightness, contrast and saturation factors drawn in "
                               "[1 - s, 1 + s] (0: off)", ge=0, le=1)
+    alternate_flip: bool = key(False, "each image flipped every other epoch, not at random")
+    train_sizes: list[PositiveInt] = key([], "in-memory sets: each epoch's image side (px)")
+    size_mode: Literal["resize", "crop"] = key("resize", "train_sizes: downscale, or random crops")
     normalize: Literal["channel", "pixel", "none"] = key(
         "channel", "in-memory sets: per-channel mean/std, per-pixel mean, or none")
     image_size: int = key(224, "image folders: crop size (px)", gt=0)

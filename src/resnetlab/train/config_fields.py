@@ -198,5 +198,7 @@ def explain(error: ValidationError, fields: dict[str, FieldInfo], name: str | No
         choices = " | ".join(_choices(_item(info.annotation)))
         return f"{name} item {e['input']!r} is not one of {choices}"
     if e["type"] in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        if len(loc) > 1:  # a list item's own bound, e.g. list[PositiveInt]
+            return f"{name} item {e['input']!r} must be {e['msg'].removeprefix('Input should be ')}"
         return f"{name} must be {bounds(info)}, got {value!r}"
     return type_error(name, info, value)

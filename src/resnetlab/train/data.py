@@ -1,5 +1,6 @@
-"""The data of a run: train / val / test splits and their loaders, built the same way by
-training and by evaluation (so `evaluate --split val` sees the exact held-out images).
+"""The data of a run: its options (DataOptions) and train / val / test splits, built the same
+way by training and by evaluation (so `evaluate --split val` sees the exact held-out images;
+their loaders: train/loaders.py).
 
 Built-in sets (cifar10, cifar100, mnist, fashion-mnist) live in memory (DeviceLoader); any
 other `data` is an image folder holding train/<class>/* and val/<class>/* (or test/), read
@@ -16,8 +17,6 @@ import torch
 
 from resnetlab.data import (
     SOURCES,
-    DeviceLoader,
-    FolderLoader,
     ImageSet,
     channel_stats,
     load_dataset,
@@ -25,16 +24,11 @@ from resnetlab.data import (
     split_validation,
     stratified_subset,
 )
-from resnetlab.data.pipeline import image_transforms as transforms
 from resnetlab.data.pipeline.auto import choose_pipeline, inspect_images, read_images
-from resnetlab.data.pipeline.dataset_loader import DatasetLoader
-from resnetlab.data.pipeline.folder_loader import worker_count
 from resnetlab.data.pipeline.normalization import Normalization
-from resnetlab.data.pipeline.policies import make_augment
 from resnetlab.data.sets.datasets import stratified_indices
 from resnetlab.data.sets.folders import FolderSet
 from resnetlab.data.sets.sources import builtin_name, unknown_data_set
-from resnetlab.distributed import DistInfo
 from resnetlab.train.config import TrainConfig
 
 
@@ -56,6 +50,9 @@ class DataOptions:
     image_size: int
     pad: int
     flip: bool
+    alternate_flip: bool
+    train_sizes: list[int]
+    size_mode: str
     scale_min: int
     scale_max: int
     eval_resize: int
@@ -80,7 +77,9 @@ def data_options(config: TrainConfig) -> DataOptions:
         subset=config.subset, val_size=config.val_size, seed=config.seed,
         norm_stats=config.norm_stats, normalize=config.normalize,
         folder_pipeline=config.folder_pipeline, image_size=config.image_size, pad=config.pad,
-        flip=config.flip, scale_min=config.scale_min, scale_max=config.scale_max,
+        flip=config.flip, alternate_flip=config.alternate_flip,
+        train_sizes=config.train_sizes, size_mode=config.size_mode, scale_min=config.scale_min,
+        scale_max=config.scale_max,
         eval_resize=config.eval_resize, test_scales=config.test_scales,
         lighting=config.lighting, workers=config.workers, channels_last=config.channels_last,
         augment=dict(policy=config.augment, num_ops=config.randaugment_ops,
@@ -339,61 +338,3 @@ def normalization(normalize: str, train: ImageSet) -> Normalization:
     return Normalization.from_setting(
         normalize, train.mean, train.std,
         train.pixel_mean() if normalize == "pixel" else None, train.images.shape[1])
-
-
-def make_loader(ds, norm: Normalization | dict[str, Any], batch_size: int, *, train: bool,
-                opts: DataOptions, device: torch.device, dist: DistInfo, views: str = "center"):
-    """A DeviceLoader (ImageSet) or FolderLoader (FolderSet) with the run's normalisation and
-    augmentation; `views` picks a folder's evaluation transform."""
-    if isinstance(norm, dict):  # model.json's form
-        norm = Normalization.from_meta(norm)
-    if train and len(ds) < batch_size:  # the loaders' own advice names their drop_last
-        kept = "".join(f", {k}={getattr(opts, k)}" for k in ("subset", "val_size")
-                       if getattr(opts, k))
-        raise ValueError(f"batch_size {batch_size} exceeds the {len(ds)} training images of "
-                         f"{opts.data}{kept}: lower batch_size (--batch-size N) or train on "
-                         "more images")
-    if isinstance(ds, FolderSet):
-        return _folder_loader(ds, norm, batch_size, train=train, opts=opts, device=device,
-                              dist=dist, views=views)
-    if not isinstance(ds, ImageSet):  # fit()'s own torch Dataset: items are model input
-        return DatasetLoader(ds, batch_size, train=train, device=device, seed=opts.seed,
-                             rank=dist.rank, world_size=dist.world_size,
-                             channels_last=opts.channels_last)
-    return DeviceLoader(ds.images, ds.labels, batch_size, train=train, device=device,
-                        pad=opts.pad, flip=opts.flip, seed=opts.seed, rank=dist.rank,
-                        world_size=dist.world_size, channels_last=opts.channels_last,
-                        normalization=norm, augment=batch_augment(opts, norm) if train else None)
-
-
-def batch_augment(opts: DataOptions, norm: Normalization):
-    """The batch policy the data keys describe (None: none); erased boxes take the mean colour
-    under per-channel normalisation (0 after it, as torchvision's), else uniform noise."""
-    fill = tuple(round(255 * m) for m in norm.mean) if norm.kind == "channel" else None
-    return make_augment(**opts.augment, erase_fill=fill)
-
-
-def _folder_loader(ds, norm, batch_size, *, train, opts, device, dist, views):
-    size, resize = opts.image_size, opts.eval_resize
-    if train and opts.crop == "rrc":
-        tf = transforms.RandomResizedCrop(size, opts.rrc_scale, opts.rrc_ratio, hflip=opts.flip)
-    elif train:
-        tf = transforms.ScaleAugment(size, opts.scale_min, opts.scale_max, hflip=opts.flip)
-    else:
-        size = opts.eval_size or size
-        tf = {"center": lambda: transforms.CenterCrop(size, resize),
-              "ten-crop": lambda: transforms.TenCrop(size, resize),
-              "multiscale": lambda: transforms.MultiScale(opts.test_scales)}[views]()
-        if views == "multiscale":
-            batch_size = dist.world_size
-    sampler = None
-    if train and dist.enabled:  # torch's sampler; evaluation keeps the exact, unpadded shards
-        sampler = torch.utils.data.DistributedSampler(
-            range(len(ds)), num_replicas=dist.world_size, rank=dist.rank, shuffle=True,
-            seed=opts.seed, drop_last=True)
-    return FolderLoader(ds, batch_size, train=train, transform=tf, size=size, device=device,
-                        normalization=norm, lighting=opts.lighting,
-                        workers=worker_count(opts.workers), seed=opts.seed, rank=dist.rank,
-                        world_size=dist.world_size, channels_last=opts.channels_last,
-                        sampler=sampler, augment=batch_augment(opts, norm) if train else None)
-

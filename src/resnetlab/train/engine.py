@@ -30,10 +30,11 @@ from resnetlab.models.convert import load_weights
 from resnetlab.models.registry import build_model, get_spec
 from resnetlab.train import devices, run_folder, run_report, summary
 from resnetlab.train.config import TrainConfig
-from resnetlab.train.data import DataOptions, Splits, data_options, load_splits, make_loader
+from resnetlab.train.data import DataOptions, Splits, data_options, load_splits
 from resnetlab.train.ema import make_ema
 from resnetlab.train.evaluate import EvalResult, evaluate_model
 from resnetlab.train.finetune import freeze_stages, model_for, read_init
+from resnetlab.train.loaders import make_loader
 from resnetlab.train.losses import Loss
 from resnetlab.train.optimizer import build_optimizer
 from resnetlab.train.own_data import own_pieces
@@ -282,8 +283,11 @@ def log_window(run: Run, window: list, seconds: float) -> None:
 
 
 def evaluate(run: Run, final: bool) -> dict[str, EvalResult]:
-    """Score val (and test when final or eval_test); feed the plateau schedule; keep the best."""
+    """Score val (and test when final or eval_test); feed the plateau schedule; keep the best.
+    The metrics row of this iteration gets the errors and eval_seconds (its wall_time was
+    taken before the evaluation: the two add up to when its errors were known)."""
     config = run.config
+    t0 = time.perf_counter()
     model = run.ema.module if run.ema is not None else run.model
     run.progress.evaluating(run.it)
     broadcast_buffers(unwrap(model), "evaluate.buffers")  # all ranks score rank 0's model
@@ -299,6 +303,8 @@ def evaluate(run: Run, final: bool) -> dict[str, EvalResult]:
                                        device=run.device, amp_dtype=run.amp, dist=run.dist)
         summary.note_skipped(run, loader)
     row = run.rows[-1] if run.rows and run.rows[-1]["iter"] == run.it else None
+    if row is not None and results:
+        row["eval_seconds"] = round(time.perf_counter() - t0, 3)
     for name, r in results.items():
         if row is not None:
             row[f"{name}_error"] = r.top1_error

@@ -16,8 +16,9 @@ from resnetlab.data.pipeline.loaders import Loader
 from resnetlab.data.pipeline.normalization import Normalization
 from resnetlab.distributed import DistInfo
 from resnetlab.train.config import TrainConfig, config_from_dict
-from resnetlab.train.data import data_options, load_splits, make_loader
+from resnetlab.train.data import data_options, load_splits
 from resnetlab.train.devices import all_reduce_sum, autocast, dist_info, pick_device, resolve_amp
+from resnetlab.train.loaders import make_loader
 
 
 @dataclass

@@ -44,7 +44,7 @@ RUN_FILES = ("model.safetensors", "model.json", BEST_FILE, "best.json", STATE_FI
 LOCK_FILE = ".resnetlab.lock"  # flock'd while a process writes the folder (train, evaluate, export)
 HOLDER_FILE = ".resnetlab.holder"  # that process's pid and host, for the line that refuses another
 COLUMNS = ("iter", "epoch", "lr", "train_loss", "train_error", "val_error", "test_error",
-           "images_per_second", "wall_time")
+           "images_per_second", "wall_time", "eval_seconds")
 
 
 class RunFolderBusy(ValueError):

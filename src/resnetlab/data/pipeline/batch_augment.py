@@ -1,4 +1,5 @@
-"""Batched augmentation in tensor ops: normalise, zero-pad + random crop, horizontal flip.
+"""Batched augmentation in tensor ops: normalise, zero-pad + random crop (of the image's size
+or smaller), horizontal flip.
 
 A whole batch is cropped and flipped by two gathers, no per-image Python loop: in torch on
 CUDA, in NumPy on CPU (single-threaded, so it stays fast when other processes take the cores).
@@ -43,18 +44,20 @@ def normalize_batch(x, scale, shift, channels_last: bool = False) -> torch.Tenso
         memory_format=fmt)
 
 
-def random_crop_params(n: int, pad: int, flip: bool, generator: torch.Generator):
-    """Per-sample crop offsets in [0, 2*pad] and flip flags (all False when flip is off)."""
-    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
-    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+def random_crop_params(n: int, span: int, flip: bool, generator: torch.Generator):
+    """Per-sample crop offsets in [0, span] (span: padded side minus crop side, in px) and flip
+    flags (all False when flip is off)."""
+    dy = torch.randint(0, span + 1, (n,), generator=generator)
+    dx = torch.randint(0, span + 1, (n,), generator=generator)
     f = torch.rand(n, generator=generator) < 0.5
     return dy, dx, f if flip else torch.zeros_like(f)
 
 
-def crop_flip(x, dy, dx, flip, pad: int):
-    """Zero-pad x (B×C×H×W numpy array or tensor, any dtype) by pad, take the H×W window at
-    (dy, dx), mirror where flip. Padding is 0 in x's units: black for uint8 images, as
-    torchvision's RandomCrop(padding=4) before Normalize.
+def crop_flip(x, dy, dx, flip, pad: int, size: int | None = None):
+    """Zero-pad x (B×C×H×W numpy array or tensor, any dtype) by pad, take the size×size window
+    at (dy, dx) (size None: H×W), mirror where flip. Padding is 0 in x's units: black for uint8
+    images, as torchvision's RandomCrop(padding=4) before Normalize. A smaller window is how
+    progressive resizing crops early epochs: the same object scale on fewer pixels.
 
     NumPy: one fancy index into a sliding-window view. Torch: two gathers (rows, then columns
     with the flip folded in) over broadcast index views, with the indices computed on x's
@@ -63,19 +66,20 @@ def crop_flip(x, dy, dx, flip, pad: int):
     of the GPU).
     """
     b, c, h, w = x.shape
+    sh, sw = (h, w) if size is None else (size, size)
     if isinstance(x, np.ndarray):
         dy, dx, flip = np.asarray(dy), np.asarray(dx), np.asarray(flip)
         xp = x
         if pad:
             xp = np.zeros((b, c, h + 2 * pad, w + 2 * pad), x.dtype)
             xp[:, :, pad:pad + h, pad:pad + w] = x
-        out = sliding_window_view(xp, (h, w), axis=(2, 3))[np.arange(b), :, dy, dx]
+        out = sliding_window_view(xp, (sh, sw), axis=(2, 3))[np.arange(b), :, dy, dx]
         out[flip] = out[flip, :, :, ::-1]
         return out
     dy, dx, flip = (torch.as_tensor(t, device=x.device) for t in (dy, dx, flip))
-    ar = torch.arange(w, device=x.device)
-    rows = dy[:, None] + torch.arange(h, device=x.device)
-    cols = dx[:, None] + torch.where(flip[:, None].bool(), w - 1 - ar, ar)
+    ar = torch.arange(sw, device=x.device)
+    rows = dy[:, None] + torch.arange(sh, device=x.device)
+    cols = dx[:, None] + torch.where(flip[:, None].bool(), sw - 1 - ar, ar)
     xp = F.pad(x, (pad, pad, pad, pad)) if pad else x
-    x = xp.gather(2, rows[:, None, :, None].expand(b, c, h, w + 2 * pad))
-    return x.gather(3, cols[:, None, None, :].expand(b, c, h, w))
+    x = xp.gather(2, rows[:, None, :, None].expand(b, c, sh, w + 2 * pad))
+    return x.gather(3, cols[:, None, None, :].expand(b, c, sh, sw))

@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from resnetlab.data.pipeline.batch_augment import (
     crop_flip,
@@ -123,6 +124,15 @@ class DeviceLoader:
     batch unless drop_last=False. train=False neither augments, shuffles nor drops: rank r
     takes the r-th contiguous part of the set, so every sample is seen exactly once over all
     ranks (a rank's last batch may be short).
+
+    Speedrun options (training only): train_sizes, the side in px of each epoch's training
+    images (the last repeats; () = the images' own size), for progressive resizing: a
+    globally pooled net trains on small images early and full ones at the end. size_mode
+    "resize" downscales whole images (antialiased bilinear, per-channel normalisation only);
+    "crop" takes random crops of that side (the object's scale kept, part of it cut away).
+    alternate_flip: each image's flip is drawn once (from seed) and inverted every other
+    epoch, so consecutive epochs see both mirror images (airbench's alternating flip) instead
+    of random flips.
     """
 
     def __init__(
@@ -146,6 +156,9 @@ class DeviceLoader:
         drop_last: bool | None = None,
         channels_last: bool = False,
         augment=None,
+        train_sizes: Sequence[int] = (),
+        size_mode: str = "resize",
+        alternate_flip: bool = False,
     ):
         images = torch.as_tensor(images)
         labels = torch.as_tensor(labels, dtype=torch.int64)
@@ -156,6 +169,19 @@ class DeviceLoader:
             raise ValueError(f"{len(labels)} labels for {len(images)} images")
         if pad < 0:
             raise ValueError(f"pad must be >= 0, got {pad}")
+        if size_mode not in SIZE_MODES:
+            raise ValueError(f"size_mode must be one of {', '.join(SIZE_MODES)}, not "
+                             f"{size_mode!r}")
+        side = min(images.shape[2:]) + (2 * pad if size_mode == "crop" else 0)
+        if any(not 0 < size <= side for size in train_sizes):
+            raise ValueError(f"train_sizes {list(train_sizes)}: each must be in 1..{side} px "
+                             f"(size_mode {size_mode}: the images' smaller side, plus 2 x pad "
+                             "when cropping)")
+        if train_sizes and size_mode == "resize" and (
+                pixel_mean is not None or normalize == "pixel"
+                or (normalization is not None and normalization.kind == "pixel")):
+            raise ValueError("train_sizes with size_mode resize needs per-channel "
+                             "normalization (a per-pixel mean has the full size)")
         self.plan = rank_batches(len(images), batch_size, train=train, rank=rank,
                                  world_size=world_size, drop_last=drop_last)
         self.device = torch.device(device)
@@ -167,6 +193,10 @@ class DeviceLoader:
         self.seed, self.rank, self.world_size = seed, rank, world_size
         self.drop_last, self.channels_last = self.plan.drop_last, channels_last
         self.augment = augment if train else None
+        self.train_sizes = tuple(int(v) for v in train_sizes) if train else ()
+        self.size_mode = size_mode
+        self._resized: dict[int, tuple] = {}
+        self.alternate_flip = alternate_flip and self.flip
         if normalization is None:  # the loose arguments, kept for callers of this signature
             if normalize == "pixel" and pixel_mean is None and train:
                 pixel_mean = mean_image(images)
@@ -208,24 +238,42 @@ class DeviceLoader:
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         return self.epoch_batches(self.epoch)
 
-    def _batch(self, idx, aug, rng=None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Images at idx (a slice or an index array), cropped/flipped by aug, augmented from
-        rng, normalised (in NumPy on CPU: see batch_augment.in_numpy)."""
+    def train_size(self, epoch: int) -> int | None:
+        """The side of epoch's training images in px (None: the images' own size)."""
+        return self.train_sizes[min(epoch, len(self.train_sizes) - 1)] if self.train_sizes else None
+
+    def _images_at(self, side: int | None):
+        """(images, flat view, NumPy array or None) of the set, downscaled to side px
+        (antialiased bilinear, once per side) when side is set."""
+        if side is None or side == min(self.images.shape[2:]):
+            return self.images, self._flat, self._np_images if self._numpy else None
+        if side not in self._resized:
+            x = F.interpolate(self.images.float(), size=(side, side), mode="bilinear",
+                              antialias=True).round_().clamp_(0, 255).to(torch.uint8)
+            self._resized[side] = (x, x.view(len(x), -1), x.numpy() if self._numpy else None)
+        return self._resized[side]
+
+    def _batch(self, idx, aug, rng=None, size: int | None = None,
+               side: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images at idx (a slice or an index array) at side px (None: their own), cropped to
+        size and flipped by aug, augmented from rng, normalised (in NumPy on CPU: see
+        batch_augment.in_numpy)."""
+        images, flat, np_images = self._images_at(side)
         if self._numpy:
-            x = self._np_images[idx] if isinstance(idx, slice) else self._np_images.take(idx, 0)
+            x = np_images[idx] if isinstance(idx, slice) else np_images.take(idx, 0)
             y = torch.from_numpy(self._np_labels[idx] if isinstance(idx, slice)
                                  else self._np_labels.take(idx))
             scale, shift = self._np_scale, self._np_shift
         else:
             if isinstance(idx, slice):
-                x = self.images[idx]
+                x = images[idx]
             else:
                 idx = torch.as_tensor(idx, device=self.device)  # already there in training
-                x = self._flat.index_select(0, idx).view(-1, *self.images.shape[1:])
+                x = flat.index_select(0, idx).view(-1, *images.shape[1:])
             y = self.labels[idx]
             scale, shift = self._scale, self._shift
         if aug is not None:
-            x = crop_flip(x, *aug, self.pad)
+            x = crop_flip(x, *aug, self.pad, size)
         if rng is not None:
             x = self.augment(x, rng)
         return normalize_batch(x, scale, shift, self.channels_last), y
@@ -239,15 +287,36 @@ class DeviceLoader:
         return self._train_batches(epoch, start)
 
     def _train_batches(self, epoch: int, start: int):
-        n = len(self.images)
+        n, (h, w) = len(self.images), self.images.shape[2:]
+        size = side = None
+        if self.size_mode == "crop":
+            size = self.train_size(epoch)
+        else:
+            side = self.train_size(epoch)
+            h, w = (side, side) if side else (h, w)
+        span = 2 * self.pad + min(h, w) - (size or min(h, w))
         g = epoch_generator(self.seed, epoch)
-        drawn = (torch.randperm(n, generator=g), *random_crop_params(n, self.pad, self.flip, g))
+        perm, dy, dx, flips = (torch.randperm(n, generator=g),
+                               *random_crop_params(n, span, self.flip, g))
+        if self.alternate_flip:  # per image, not per position: the same mask every epoch
+            flips = (flip_mask(self.seed, n) ^ bool(epoch % 2))[perm]
         # The epoch's order and crops, drawn on the CPU (the same on every device), cross to
         # the device once per epoch: a copy per batch would make the host wait for the GPU.
+        drawn = (perm, dy, dx, flips)
         perm, dy, dx, flips = (t.numpy() for t in drawn) if self._numpy else (
             t.to(self.device) for t in drawn)
         for i in range(start, len(self)):
             sl = self.plan.positions(i)
-            aug = (dy[sl], dx[sl], flips[sl]) if (self.pad or self.flip) else None
+            aug = (dy[sl], dx[sl], flips[sl]) if (span or self.flip or size) else None
             rng = batch_rng(self.seed, epoch, i, self.rank) if self.augment else None
-            yield self._batch(perm[sl], aug, rng)
+            yield self._batch(perm[sl], aug, rng, size, side)
+
+
+SIZE_MODES = ("resize", "crop")
+
+
+def flip_mask(seed: int, n: int) -> torch.Tensor:
+    """Which of n images alternate_flip mirrors in even epochs: half at random, from seed alone
+    (the trailing word keeps it apart from every epoch_generator stream)."""
+    state = np.random.SeedSequence([seed, 0, 0xF11B]).generate_state(1, np.uint64)[0]
+    return torch.rand(n, generator=torch.Generator().manual_seed(int(state))) < 0.5
