@@ -115,6 +115,8 @@ ADDED_KEYS: dict[str, Any] = {
     "augment": "none", "randaugment_ops": 2, "randaugment_magnitude": 9.0,
     "randaugment_magnitude_std": 0.0, "random_erase": 0.0, "color_jitter": 0.0,
     "crop": "scale", "rrc_scale": [0.08, 1.0], "rrc_ratio": [0.75, 4 / 3], "eval_size": 0,
+    # issue 23: the speedrun's pipeline levers (off: the batches are those of before)
+    "train_sizes": [], "size_mode": "resize", "alternate_flip": False,
 }
 
 
