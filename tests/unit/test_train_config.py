@@ -193,6 +193,10 @@ def test_tensorboard_is_auto_true_or_false():
     (lambda: load_recipe("demo", {"randaugment_magnitude": 5}),
      "randaugment_magnitude is ignored under augment='none' (used only by "
      "augment=randaugment): drop it, or set augment too"),
+    (lambda: load_recipe("demo", {"mix_prob": 0.5}),
+     "mix_prob=0.5 is ignored unless mixup_alpha or cutmix_alpha > 0: set them, or drop it"),
+    (lambda: load_recipe("demo", {"mixup_alpha": 0.2, "mix_switch_prob": 0.3}),
+     "mix_switch_prob=0.3 is ignored unless both mixup_alpha and cutmix_alpha > 0"),
     (lambda: load_recipe("demo", {"optimizer": "adam"}),
      "override: optimizer='adam' is not one of sgd | adamw | lamb | lars"),
     (lambda: load_recipe("demo", {"crop": "rrc", "rrc_scale": [0.5, 0.2]}),

@@ -23,11 +23,9 @@ from resnetlab.train.config_fields import STRICT, key
 from resnetlab.train.losses import LOSSES
 from resnetlab.train.optimizer import OPTIMIZERS
 
-# Keys that say how a run is executed, not what it computes: changing them on resume is allowed
-# (fit refuses a folder whose config differs in any other key). This list may grow; the run
-# cache's list (reproduce.runner.CACHE_RUNTIME_KEYS) is frozen instead, since growing it would
-# change the hash of finished runs: "recipe" and "dist_timeout" are runtime keys here but hashed
-# there.
+# Keys that say how a run is executed, not what it computes: a resume may change them (fit
+# refuses any other difference). This list may grow; the run cache's (reproduce.runner.
+# CACHE_RUNTIME_KEYS) is frozen, as growing it would change finished runs' hashes.
 RESUME_RUNTIME_KEYS = ("recipe", "device", "compile", "data_root", "log_every", "tensorboard",
                        "workers", "dist_timeout", "threads", "progress")
 # The keys load_recipe(rescale=True) moves to a shortened run's fractions (schedule_reference).
@@ -35,8 +33,7 @@ RESCALED = ("milestones", "warmup_iters", "val_size")
 
 
 def _one_line_errors(cls):
-    """cls whose construction (and so dataclasses.replace) raises one line, never pydantic's
-    multi-line report."""
+    """cls whose construction (and replace()) raises one line, not pydantic's report."""
     validate = cls.__init__
 
     @functools.wraps(validate)
@@ -287,6 +284,12 @@ class TrainConfig:
                              f"{self.optimizer}, momentum {self.momentum}")
         if not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"betas={self.betas}: each decay must be in [0, 1)")
+        mixing = (self.mixup_alpha > 0) + (self.cutmix_alpha > 0)
+        for name, needs, which in (("mix_prob", 1, "mixup_alpha or cutmix_alpha"),
+                                   ("mix_switch_prob", 2, "both mixup_alpha and cutmix_alpha")):
+            if mixing < needs and getattr(self, name) != default(name):
+                raise ValueError(f"{name}={getattr(self, name)} is ignored unless {which} > 0:"
+                                 " set them, or drop it")
         if self.batch_size % self.accumulate:
             raise ValueError(f"accumulate={self.accumulate} does not divide batch_size="
                              f"{self.batch_size}: each step needs equal slices")
@@ -311,8 +314,7 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    def validate(self) -> TrainConfig:
-        """Check again after attributes were set in place (construction and replace() check)."""
+    def validate(self) -> TrainConfig:  # after attributes were set in place
         return dataclasses.replace(self)
 
     def model_regularization(self) -> dict[str, float]:
@@ -325,9 +327,7 @@ class TrainConfig:
 
     def total_iters(self, batches_per_epoch: int) -> int:
         """Optimizer steps in the whole run: `iters`, else `epochs` worth of batches."""
-        if self.iters is not None:
-            return self.iters
-        return max(1, math.ceil(self.epochs * batches_per_epoch))
+        return self.iters or max(1, math.ceil(self.epochs * batches_per_epoch))
 
     def milestone_iters(self, batches_per_epoch: int) -> list[int]:
         scale = batches_per_epoch if self.milestone_unit == "epochs" else 1
