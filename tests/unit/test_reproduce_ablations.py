@@ -65,11 +65,13 @@ def test_a_step_this_build_lacks_is_left_out_and_the_next_builds_on_the_last(mon
 
 def test_the_overfitting_plan_labels_its_subset(tmp_path):
     specs = overfitting.plan(Options(budget="quick", seeds=2))
-    ready, _ = overfitting.regularisers()
-    assert len(specs) == 2 * (2 + len(ready))
+    assert len(specs) == 2 * (2 + len(overfitting.REGULARISERS))
     assert {s.label for s in specs} >= {"resnet8-n500-s0", "resnet56-n500-s1"}
     configs = [build_config(s) for s in specs]
     assert {c.subset for c in configs} == {500} and {c.iters for c in configs} == {300}
+    # the budget's departures, so that both nets can fit the subset (budgets.OVERFITTING_WHY)
+    assert {(c.pad, c.flip, c.model_overrides["zero_init_residual"]) for c in configs} == {
+        (0, False, True)}
     assert len({run_folder(tmp_path, s, c).name for s, c in zip(specs, configs)}) == len(specs)
 
 
@@ -105,7 +107,7 @@ def test_tricks_verdicts_come_from_the_metrics(tmp_path, monkeypatch):
 
 def test_overfitting_verdicts_and_the_gap_closed(tmp_path, monkeypatch):
     monkeypatch.setattr(overfitting, "REGULARISERS", (
-        (Variant("smooth", "+ label smoothing", {"label_smoothing": 0.1}, "Szegedy"),),))
+        Variant("smooth", "+ label smoothing", {"label_smoothing": 0.1}, "Szegedy"),))
     opts = Options(budget="smoke", seeds=3)
     test = {"shallow": [10.0, 10.1, 9.9], "deep": [12.0, 12.1, 11.9],
             "smooth": [11.0, 11.1, 10.9]}

@@ -18,7 +18,6 @@ from resnetlab.analysis.figures import ablation_figure
 from resnetlab.analysis.report import Report, fmt_mean_std, fmt_seconds
 from resnetlab.reproduce.ablation import (
     Variant,
-    missing_keys,
     refuse_nets,
     row,
     seed_values,
@@ -34,37 +33,19 @@ TITLE = "Overfitting: a deep net against a shallow one on a small subset, and it
 SEEDS = 3
 NETS = {"smoke": ("resnet8", "resnet14")}  # (shallow, deep); else ("resnet8", "resnet56")
 PAPER = "CIFAR-10: ResNet-1202 7.93% against ResNet-110 6.43%, both training errors < 0.1%"
-# Each regulariser alone on the deep net: the first spelling this build has (a config key,
-# else the model's own argument) is used.
+# Each regulariser alone on the deep net.
 REGULARISERS = (
-    (Variant("dropout", "+ dropout 0.3 before the classifier", {"dropout": 0.3},
-             "Srivastava et al. 2014; Wide ResNets (Zagoruyko & Komodakis 2016) use 0.3"),
-     Variant("dropout", "+ dropout 0.3 before the classifier",
-             {"model_overrides": {"dropout": 0.3}}, "Srivastava et al. 2014")),
-    (Variant("droppath", "+ stochastic depth 0.5", {"drop_path_rate": 0.5},
-             "Huang et al. 2016: the last block dropped with p = 0.5, linear in depth"),
-     Variant("droppath", "+ stochastic depth 0.5", {"model_overrides": {"drop_path_rate": 0.5}},
-             "Huang et al. 2016: the last block dropped with p = 0.5, linear in depth")),
-    (Variant("mixup", "+ mixup 1.0", {"mixup_alpha": 1.0},
-             "Zhang et al. 2018: alpha 1 on CIFAR-10"),),
+    Variant("dropout", "+ dropout 0.3 before the classifier", {"dropout": 0.3},
+            "Srivastava et al. 2014; Wide ResNets (Zagoruyko & Komodakis 2016) use 0.3"),
+    Variant("droppath", "+ stochastic depth 0.5", {"drop_path_rate": 0.5},
+            "Huang et al. 2016: the last block dropped with p = 0.5, linear in depth"),
+    Variant("mixup", "+ mixup 1.0", {"mixup_alpha": 1.0},
+            "Zhang et al. 2018: alpha 1 on CIFAR-10"),
 )
 
 
 def nets(opts: Options) -> tuple[str, str]:
     return NETS.get(opts.budget, ("resnet8", "resnet56"))
-
-
-def regularisers() -> tuple[list[Variant], list[dict[str, Any]]]:
-    """The regularisers this build can run, and those it cannot with the keys they need."""
-    ready, skipped = [], []
-    for spellings in REGULARISERS:
-        usable = [v for v in spellings if not missing_keys(v.sets)]
-        if usable:
-            ready.append(usable[0])
-        else:
-            skipped.append({"variant": spellings[0].name, "title": spellings[0].title,
-                            "missing": missing_keys(spellings[0].sets)})
-    return ready, skipped
 
 
 def plan(opts: Options) -> list[RunSpec]:
@@ -77,7 +58,7 @@ def plan(opts: Options) -> list[RunSpec]:
         out.append(spec(opts, budget, shallow, seed, size, {}, {"variant": "shallow"}))
         out.append(spec(opts, budget, deep, seed, size, {}, {"variant": "deep"}))
         out += [spec(opts, budget, deep, seed, f"{size}-{v.name}", v.sets, {"variant": v.name})
-                for v in regularisers()[0]]
+                for v in REGULARISERS]
     return out
 
 
@@ -108,7 +89,7 @@ def judge(rows: dict[str, dict[str, Any]], shallow: str, deep: str,
 def analyze(records: list[RunRecord], opts: Options, report: Report) -> dict[str, Any]:
     budget = BUDGETS[opts.budget]
     shallow, deep = nets(opts)
-    ready, skipped = regularisers()
+    ready = list(REGULARISERS)
     rows = {name: row(name, runs) for (name,), runs in group(records, "variant").items()}
     verdicts = judge(rows, shallow, deep, ready)
     label = {"shallow": shallow, "deep": deep, **{v.name: f"{deep} {v.title}" for v in ready}}
@@ -117,9 +98,11 @@ def analyze(records: list[RunRecord], opts: Options, report: Report) -> dict[str
         f"Budget **{budget.name}** ({budget.about}): {budget.subset} training images of "
         f"**{opts.data}** (class-stratified), the whole test set; batch {budget.batch_size}, "
         f"{budget.iters} iterations, lr 0.1 divided by 10 at 50% and 75%, the paper-cifar "
-        f"recipe otherwise; {opts.seeds} seed(s). The paper's case: {PAPER}.",
-        "Training error: the logged error on the augmented training batches over the last "
-        "10% of iterations (with mixup: against the first of the two labels, so not a fit "
+        f"recipe otherwise; {opts.seeds} seed(s). The paper's case: {PAPER}."
+        + (f" **Not the paper's recipe:** {'; '.join(budget.departures())}. Why: {budget.why}"
+           if budget.departures() else ""),
+        "Training error: the logged error on the training batches over the last 10% of "
+        "iterations (with mixup: against the first of the two labels, so not a fit "
         "measure). Test error: the final model's.")
     report.section("Results")
     report.table(["net", "train error (%)", "test error (%)", "test − train", "training time"],
@@ -128,10 +111,6 @@ def analyze(records: list[RunRecord], opts: Options, report: Report) -> dict[str
                    "—" if r["test_error"] is None or r["train_error"] is None
                    else f"{r['test_error'] - r['train_error']:.2f}", fmt_seconds(r["seconds"])]
                   for n, r in rows.items()], "lrrrr")
-    if skipped:
-        report.text("Not run (this build lacks their keys; issue 22 adds them): " +
-                    "; ".join(f"{s['title']} (needs {', '.join(s['missing'])})"
-                              for s in skipped) + ".")
     fig = ablation_figure(
         {"test error": {label[n]: seed_values(r["per_seed"]) for n, r in rows.items()},
          "training error": {label[n]: seed_values(r["train_per_seed"])
@@ -152,5 +131,5 @@ def analyze(records: list[RunRecord], opts: Options, report: Report) -> dict[str
     report.section("Claims (the index's format)")
     report.table(["claim", "published", "this run", "verdict"], claims_rows(claims), "llll")
     return {"nets": [shallow, deep], "subset": budget.subset, "rows": rows,
-            "verdicts": verdicts, "skipped": skipped, "claims": claims,
+            "verdicts": verdicts, "claims": claims,
             "figures": [fig.name]}
