@@ -80,18 +80,17 @@ TRICKS_BUDGETS: dict[str, Budget] = {
         Budget("smoke", iters=4, batch_size=16, milestones=(0.5, 0.75), evals=1, subset=128,
                checkpoint_every=2, log_every=1,
                about="seconds; ResNet-8 on 128 images; proves the path works"),
-        # 6 steps of 500 iterations and the longer one of 1,000: 4,000 iterations a seed x
-        # 0.129 s = 8.6 min; 3 seeds ~26 min (trivialaugment's loader adds ~1%).
+        # 6 steps of 500 iterations and the longer one of 1,000: 4,000 iterations a seed. The
+        # command's own estimate (idle, 2 threads, 2026-12-07): 17.4 min for 3 seeds; it took
+        # 28.9 min at 1 thread beside another training (docs/results/README.md).
         Budget("quick", iters=500, batch_size=128, milestones=(0.5, 0.75), evals=2,
                subset=None, checkpoint_every=250, log_every=10,
-               about="~9 min a seed on a 2-core CPU: 500 iterations (1.1 epochs) a step"),
+               about="~6 min a seed on a 2-core CPU: 500 iterations (1.1 epochs) a step"),
         # 6 steps of 3,000 iterations (6.4 epochs) and the longer one of 6,000: 24,000
-        # iterations a seed x 0.129 s = 52 min, plus ~2 min of trivialaugment / mixup on
-        # 12,000 batches (the loader's 13.6k images/s, benchmarks/RESULTS.md) and the EMA:
-        # ~54 min a seed, ~2 h 45 min for 3 seeds.
+        # iterations a seed; the command's estimate (idle, 2 threads): 113 min for 3 seeds.
         Budget("full", iters=3000, batch_size=128, milestones=(0.5, 0.75), evals=4,
                subset=None, checkpoint_every=500, log_every=20,
-               about="~54 min a seed, ~2 h 45 min for 3 seeds on a 2-core CPU: 3,000 "
+               about="~38 min a seed, ~2 h for 3 seeds on a 2-core CPU: 3,000 "
                      "iterations (6.4 epochs) a step"),
     )
 }
@@ -113,17 +112,18 @@ OVERFITTING_BUDGETS: dict[str, Budget] = {
         Budget("smoke", iters=4, batch_size=16, milestones=(0.5, 0.75), evals=1, subset=64,
                checkpoint_every=2, log_every=1,
                about="seconds; ResNet-8 against ResNet-14 on 64 images"),
-        # 4 x 300 x 0.327 s + ResNet-8's 300 x ~0.05 s + 2 test passes a run: ~8 min a seed
+        # 4 ResNet-56 runs of 300 iterations + ResNet-8's; the command's estimate (idle, 2
+        # threads): 14 min for 3 seeds.
         Budget("quick", iters=300, batch_size=128, milestones=(0.5, 0.75), evals=2, subset=500,
                checkpoint_every=150, log_every=10,
-               about="~8 min a seed on a 2-core CPU: 500 images, 300 iterations (77 epochs)",
+               about="~5 min a seed on a 2-core CPU: 500 images, 300 iterations (77 epochs)",
                changes={"pad": 0, "flip": False},
                residual_model_changes={"zero_init_residual": True}, why=OVERFITTING_WHY),
-        # 4 x 1,000 x 0.327 s + ResNet-8's 1,000 x ~0.05 s + 3 test passes a run: ~24 min a
-        # seed, ~75 min for 3 seeds
+        # 4 ResNet-56 runs of 1,000 iterations + ResNet-8's; the command's estimate (idle, 2
+        # threads): 48 min for 3 seeds.
         Budget("full", iters=1000, batch_size=128, milestones=(0.5, 0.75), evals=3,
                subset=1000, checkpoint_every=250, log_every=10,
-               about="~24 min a seed on a 2-core CPU: 1,000 images, 1,000 iterations "
+               about="~16 min a seed on a 2-core CPU: 1,000 images, 1,000 iterations "
                      "(128 epochs)",
                changes={"pad": 0, "flip": False},
                residual_model_changes={"zero_init_residual": True}, why=OVERFITTING_WHY),
