@@ -5,6 +5,7 @@ import json
 from PIL import Image
 
 from resnetlab.analysis.figures import (
+    ablation_figure,
     comparison_figure,
     depth_figure,
     gradients_figure,
@@ -31,6 +32,18 @@ def test_all_figures_write_pngs(tmp_path):
     _png(depth_figure([{"depth": 20, "mean": 8.0, "std": None, "reference": 8.75},
                        {"depth": 56, "mean": 7.0, "std": 0.2, "reference": 6.97}],
                       tmp_path / "d.png"))
+
+
+def test_ablation_figure_says_when_its_axis_is_cut(tmp_path, monkeypatch):
+    """The zoomed axis is named as such only when it does not start at 0."""
+    from matplotlib.axes import Axes
+    labels = []
+    monkeypatch.setattr(Axes, "set_ylabel", lambda self, text, *a, **k: labels.append(text))
+    zoomed = {"test error": {"a": [10.0, 10.4], "b": [11.0, 11.2]}}
+    from_zero = {**zoomed, "training error": {"a": [0.0, 0.0], "b": [5.0, 6.0]}}
+    _png(ablation_figure(zoomed, tmp_path / "z.png"))
+    _png(ablation_figure(from_zero, tmp_path / "f.png"))
+    assert labels == ["error (%) (axis does not start at 0)", "error (%)"]
 
 
 def test_report_embeds_figures_tables_and_provenance(tmp_path):

@@ -236,12 +236,14 @@ def ablation_figure(series: dict[str, dict[str, Sequence[float]]], path: str | P
         _seed_bars(ax, xs, [values[n] for n in names], width * 0.9, colors[k % 3], what,
                    first=k == 0)
     flat = [x for values in series.values() for v in values.values() for x in v]
+    bottom = 0.0
     if flat:  # zoomed on the values: gains of a point are the story, not the bars' height
         pad = max(0.3, (max(flat) - min(flat)) * 0.3)
-        ax.set_ylim(max(0.0, min(flat) - pad), max(flat) + pad)
+        bottom = max(0.0, min(flat) - pad)
+        ax.set_ylim(bottom, max(flat) + pad)
     ax.set_xticks(list(range(len(names))))
     ax.set_xticklabels(names, rotation=25, ha="right", fontsize=8)
-    ax.set_ylabel("error (%) (axis does not start at 0)")
+    ax.set_ylabel("error (%)" + (" (axis does not start at 0)" if bottom > 0 else ""))
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(fontsize=8)
     if title:
