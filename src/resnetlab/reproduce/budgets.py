@@ -41,6 +41,12 @@ class Budget:
         out += [f"{k}={v} (ResNets only)" for k, v in sorted(self.residual_model_changes.items())]
         return out
 
+    def departures_text(self) -> str:
+        """' **Not the paper's recipe:** ... Why: ...' for a report, or '' for none."""
+        if not self.departures():
+            return ""
+        return f" **Not the paper's recipe:** {'; '.join(self.departures())}. Why: {self.why}"
+
 
 QUICK_WHY = (
     "under the paper's own recipe ResNet-56 starts far behind ResNet-20 (its loss at "
@@ -70,10 +76,8 @@ BUDGETS: dict[str, Budget] = {
 }
 
 
-# Time per iteration of batch 128 on Fashion-MNIST that the ablations' budgets are sized
-# from, measured on this 2-core CPU with nothing else running (README, `reproduce all` --seeds
-# 1: ResNet-20's 2,000 iterations with 4 test passes in 4.3 min, ResNet-56's in 10.9 min):
-# ResNet-20 0.129 s, ResNet-56 0.327 s, test passes included.
+# The ablations' budgets are sized from the time estimate every `reproduce` command measures
+# before it trains (`--dry-run` prints it); the comments quote it.
 TRICKS_BUDGETS: dict[str, Budget] = {
     b.name: b
     for b in (
@@ -94,6 +98,7 @@ TRICKS_BUDGETS: dict[str, Budget] = {
                      "iterations (6.4 epochs) a step"),
     )
 }
+
 OVERFITTING_WHY = (
     "the paper's nets fit CIFAR-10 to < 0.1% training error before their test errors are "
     "compared; in a few hundred iterations neither net fits even 500 images under the "

@@ -126,6 +126,4 @@ def budget_paragraph(opts: Options) -> str:
             f"{', '.join(str(round(f * b.iters)) for f in b.milestones)}, test error measured "
             f"{b.evals} time(s); {opts.seeds} seed(s); the rest is the paper-cifar recipe"
             f"{extra}.")
-    if b.departures():
-        text += (f" **Not the paper's recipe:** {'; '.join(b.departures())}. Why: {b.why}")
-    return text
+    return text + b.departures_text()

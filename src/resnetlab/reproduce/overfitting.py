@@ -99,8 +99,7 @@ def analyze(records: list[RunRecord], opts: Options, report: Report) -> dict[str
         f"**{opts.data}** (class-stratified), the whole test set; batch {budget.batch_size}, "
         f"{budget.iters} iterations, lr 0.1 divided by 10 at 50% and 75%, the paper-cifar "
         f"recipe otherwise; {opts.seeds} seed(s). The paper's case: {PAPER}."
-        + (f" **Not the paper's recipe:** {'; '.join(budget.departures())}. Why: {budget.why}"
-           if budget.departures() else ""),
+        + budget.departures_text(),
         "Training error: the logged error on the training batches over the last 10% of "
         "iterations (with mixup: against the first of the two labels, so not a fit "
         "measure). Test error: the final model's.")
